@@ -1,0 +1,47 @@
+"""The ``Catalog``: typed access to sources, credentials and invocations."""
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from sync_pipelines.catalog.engine import make_engine
+from sync_pipelines.catalog.invocations import InvocationsMixin
+from sync_pipelines.catalog.sources import SourcesMixin
+from sync_pipelines.catalog.tables import Base
+
+
+class Catalog(SourcesMixin, InvocationsMixin):
+    """The sync catalog on any SQLAlchemy database; every method returns spec models.
+
+    Tables are created on construction (``create_all``); schema migrations (alembic) are a
+    follow-up. Datetimes are timezone-aware UTC. Secrets are readable only through
+    :meth:`get_aws_secret`.
+    """
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        """Open (and create if needed) the catalog.
+
+        Args:
+            url: SQLAlchemy URL; ``None`` uses the settings' ``resolved_catalog_url``.
+            engine: An existing engine to use instead of ``url``.
+        """
+        self._engine = engine if engine is not None else make_engine(url)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        Base.metadata.create_all(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine."""
+        return self._engine
+
+    def ping(self) -> bool:
+        """Whether the database answers (for ``/health``)."""
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self._engine.dispose()

@@ -1,0 +1,102 @@
+"""Heading-aware chunking of markdown.
+
+The document is cut into sections at ATX (``#``) and setext (``===``/``---`` underline)
+headings, ignoring anything inside fenced code blocks. Sections are packed together up to the
+size cap; a section too big on its own is cut into blocks (paragraphs separated by blank
+lines, a fenced code block kept whole, a heading line on its own), and a block that is still
+too big is cut into line windows.
+"""
+
+import re
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Literal
+
+from sync_pipelines.core.chunking.lines import LineIndex
+from sync_pipelines.core.chunking.packing import Span, pack
+from sync_pipelines.core.types import Chunk
+
+Kind = Literal["section", "block"]
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+_NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:[-+*>|]|\d+[.)])(?:[ \t]|$)|^(?: {4}|\t)")
+
+
+def chunk_markdown(text: str, max_size_bytes: int) -> list[Chunk]:
+    """Chunk markdown along its headings.
+
+    Args:
+        text: The markdown text.
+        max_size_bytes: Most UTF-8 bytes per chunk.
+
+    Returns:
+        The chunks in document order.
+    """
+    index = LineIndex(text, max_size_bytes)
+    layout = _Layout(index.lines)
+    starts = [row for row in range(len(index)) if layout.heading_start[row]]
+    return pack(index, _tile(starts, 0, len(index) - 1, "section"), layout.expand)
+
+
+class _Layout:
+    """Which rows are fenced code, and where headings and blocks start."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        count = len(lines)
+        self.fenced = [False] * count
+        self.fence_open = [False] * count
+        self.heading_start = [False] * count
+        self.heading_end = [False] * count
+        fence: str | None = None
+        for row, line in enumerate(lines):
+            match = _FENCE.match(line)
+            if fence is not None:
+                self.fenced[row] = True
+                if match and self._closes(fence, match.group(1), line):
+                    fence = None
+                continue
+            if match:
+                fence = match.group(1)
+                self.fenced[row] = self.fence_open[row] = True
+                continue
+            if _ATX_HEADING.match(line):
+                self.heading_start[row] = self.heading_end[row] = True
+            elif row > 0 and _SETEXT_UNDERLINE.match(line) and self._paragraph(lines, row - 1):
+                self.heading_start[row - 1] = self.heading_end[row] = True
+        self.blank = [not line.strip() for line in lines]
+
+    @staticmethod
+    def _closes(fence: str, marker: str, line: str) -> bool:
+        same_kind = marker[0] == fence[0] and len(marker) >= len(fence)
+        return same_kind and not line.strip().lstrip(fence[0])
+
+    def _paragraph(self, lines: Sequence[str], row: int) -> bool:
+        line = lines[row]
+        return bool(
+            line.strip()
+            and not self.fenced[row]
+            and not self.heading_start[row]
+            and not _ATX_HEADING.match(line)
+            and not _SETEXT_UNDERLINE.match(line)
+            and not _NOT_PARAGRAPH.match(line)
+        )
+
+    def expand(self, span: Span[Kind]) -> Sequence[Span[Kind]]:
+        if span.item != "section":
+            return ()
+        starts: list[int] = []
+        for row in range(span.start, span.end + 1):
+            if self.blank[row] or (self.fenced[row] and not self.fence_open[row]):
+                continue
+            after_break = row == span.start or self.blank[row - 1] or self.fenced[row - 1]
+            after_heading = row > span.start and self.heading_end[row - 1]
+            if after_break or after_heading or self.heading_start[row] or self.fence_open[row]:
+                starts.append(row)
+        return _tile(starts, span.start, span.end, "block")
+
+
+def _tile(starts: Sequence[int], start: int, end: int, kind: Kind) -> list[Span[Kind]]:
+    bounds = [start, *(row for row in starts if start < row <= end), end + 1]
+    return [Span(a, b - 1, kind) for a, b in pairwise(bounds) if a < b]

@@ -1,0 +1,202 @@
+"""Turn a fetched object's bytes into text ready to chunk.
+
+PDFs are extracted page by page with pypdf, HTML is converted to markdown with markdownify,
+and everything else must be strict UTF-8 text. Anything that cannot become text raises
+:class:`ParseError`, whose message names the object and the reason.
+"""
+
+import io
+import re
+from pathlib import PurePosixPath
+
+from bs4 import BeautifulSoup, UnicodeDammit
+from markdownify import ATX, MarkdownConverter
+from pypdf import PdfReader
+
+from sync_pipelines.core.types import ParsedDocument
+
+_EXTENSION_LANGUAGES: dict[str, str] = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".hh": "cpp",
+    ".hpp": "cpp",
+    ".hxx": "cpp",
+    ".cs": "csharp",
+    ".kt": "kotlin",
+    ".kts": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".rb": "ruby",
+    ".php": "php",
+    ".lua": "lua",
+    ".sh": "bash",
+    ".bash": "bash",
+    ".sql": "sql",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".mdx": "markdown",
+    ".rst": "rst",
+    ".html": "html",
+    ".htm": "html",
+    ".xml": "xml",
+    ".css": "css",
+    ".scss": "scss",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".toml": "toml",
+}
+
+_FILENAME_LANGUAGES: dict[str, str] = {
+    "dockerfile": "dockerfile",
+    "makefile": "make",
+}
+
+_HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HTML_DROPPED_TAGS = ("head", "title", "script", "style", "noscript", "template")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+_EXCESS_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
+
+
+class ParseError(Exception):
+    """An object whose bytes cannot be turned into text.
+
+    Attributes:
+        key: The object key (S3 key, repository path or page URL).
+        reason: Why it could not be parsed, e.g. ``"binary content (NUL byte at offset 3)"``.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+def detect_language(key: str) -> str | None:
+    """Guess a document's language from its key's file name.
+
+    Args:
+        key: An object key, repository path or URL path.
+
+    Returns:
+        A language name such as ``"python"``, ``"tsx"`` or ``"markdown"``, or ``None`` for
+        plain text and unknown extensions.
+    """
+    name = PurePosixPath(key.split("?", 1)[0].split("#", 1)[0]).name.lower()
+    if name in _FILENAME_LANGUAGES:
+        return _FILENAME_LANGUAGES[name]
+    return _EXTENSION_LANGUAGES.get(PurePosixPath(name).suffix)
+
+
+def parse_object(key: str, data: bytes, content_type: str | None = None) -> ParsedDocument:
+    """Extract the text of one fetched object.
+
+    Args:
+        key: The object's key; its extension selects the parser and the language.
+        data: The object's raw bytes.
+        content_type: The MIME type reported by the source, if any (parameters allowed).
+
+    Returns:
+        The document text with CRLF line endings normalised to LF. HTML is returned as
+        markdown (language ``"markdown"``), PDF text has language ``None``, other text keeps
+        the language of its key.
+
+    Raises:
+        ParseError: The bytes are a corrupt or encrypted PDF, not valid UTF-8, or binary.
+    """
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    language = detect_language(key)
+    if not data:
+        return ParsedDocument("", "markdown" if language == "html" else language)
+    if data.startswith(b"%PDF-") or mime == "application/pdf" or key.lower().endswith(".pdf"):
+        return ParsedDocument(_normalise(_pdf_text(key, data)), None)
+    if language == "html" or mime in _HTML_CONTENT_TYPES or _looks_like_html(language, data):
+        html = _decode_html(key, data, content_type or "")
+        return ParsedDocument(_normalise(_html_to_markdown(html)), "markdown")
+    return ParsedDocument(_normalise(_decode_utf8(key, data)), language)
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+def _decode_utf8(key: str, data: bytes) -> str:
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ParseError(key, f"binary content (NUL byte at offset {nul})")
+    skip = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + skip
+        raise ParseError(
+            key,
+            f"not valid UTF-8 text ({exc.reason} 0x{data[offset]:02x} at offset {offset})",
+        ) from None
+
+
+def _decode_html(key: str, data: bytes, content_type: str) -> str:
+    try:
+        return _decode_utf8(key, data)
+    except ParseError as exc:
+        if exc.reason.startswith("binary content"):
+            raise
+        declared = _CHARSET.search(content_type)
+        dammit = UnicodeDammit(data, [declared.group(1)] if declared else [], is_html=True)
+        if dammit.unicode_markup is None:
+            raise
+        return dammit.unicode_markup
+
+
+def _looks_like_html(language: str | None, data: bytes) -> bool:
+    if language is not None:
+        return False
+    head = data[:512].removeprefix(_UTF8_BOM).lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def _html_to_markdown(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(_HTML_DROPPED_TAGS):
+        tag.decompose()
+    markdown = MarkdownConverter(heading_style=ATX, bullets="-").convert_soup(soup)
+    lines = [line.rstrip() for line in markdown.replace("\r\n", "\n").split("\n")]
+    return _EXCESS_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
+
+
+def _pdf_text(key: str, data: bytes) -> str:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ParseError(key, "encrypted PDF (a password is required)")
+        pages = [(page.extract_text() or "").strip("\n") for page in reader.pages]
+    except ParseError:
+        raise
+    except Exception as exc:  # pypdf raises many unrelated types for damaged files
+        reason = str(exc) or type(exc).__name__
+        if _is_encryption_error(exc):
+            raise ParseError(key, f"encrypted PDF ({reason})") from None
+        raise ParseError(key, f"corrupt PDF ({reason})") from None
+    return "\n\n".join(page.replace("\x00", "") for page in pages if page.strip())
+
+
+def _is_encryption_error(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return name in {"FileNotDecryptedError", "DependencyError"} or "crypt" in str(exc).lower()

