@@ -1,4 +1,4 @@
-"""Sensors that start sync runs (S3 objects, git branches), registered by the definitions.
+"""Sensors that start sync runs, registered by ``sync_pipelines.definitions``.
 
 Imports flow one way: this package imports ``sync_pipelines``, never the reverse, except that
 ``sync_pipelines/definitions.py`` collects :data:`ALL_SENSORS`.
@@ -6,4 +6,11 @@ Imports flow one way: this package imports ``sync_pipelines``, never the reverse
 
 import dagster as dg
 
-ALL_SENSORS: list[dg.SensorDefinition] = []
+from sensors.invocations import invocation_sensor
+from sensors.run_status import invocation_run_canceled_sensor, invocation_run_failure_sensor
+
+ALL_SENSORS: list[dg.SensorDefinition] = [
+    invocation_sensor,
+    invocation_run_failure_sensor,
+    invocation_run_canceled_sensor,
+]

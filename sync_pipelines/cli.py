@@ -13,6 +13,8 @@ app = typer.Typer(
 )
 model_app = typer.Typer(help="Manage local embedding models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+token_app = typer.Typer(help="Manage API tokens (x-chroma-token).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 
 @model_app.command("install")
@@ -76,6 +78,88 @@ def s3_server(
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
+
+
+@token_app.command("create")
+def token_create(
+    database: Annotated[str, typer.Option(help="The only database the token can see.")],
+    admin: Annotated[bool, typer.Option(help="Also allow creating and deleting sources.")] = False,
+    label: Annotated[str | None, typer.Option(help="A note shown by `token list`.")] = None,
+) -> None:
+    """Create an API token; its secret is printed once and stored only as a hash."""
+    from sync_pipelines.catalog import Catalog
+
+    if not database or len(database) > 255 or "\x00" in database:
+        typer.echo("error: --database must be 1-255 characters", err=True)
+        raise typer.Exit(2)
+    catalog = Catalog()
+    try:
+        token, secret = catalog.create_token(database, admin=admin, label=label)
+    finally:
+        catalog.close()
+    role = "admin" if token.admin else "member"
+    typer.echo(f"token {token.id} for database {token.database_name!r} ({role})", err=True)
+    typer.echo("secret (shown once, store it now):", err=True)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list(
+    database: Annotated[str | None, typer.Option(help="Only this database's tokens.")] = None,
+) -> None:
+    """List API tokens (never their secrets)."""
+    from sync_pipelines.catalog import Catalog
+
+    catalog = Catalog()
+    try:
+        tokens = catalog.list_tokens(database)
+    finally:
+        catalog.close()
+    typer.echo("id\tdatabase\trole\tcreated_at\tstatus\tlabel")
+    for token in tokens:
+        state = "active" if token.active else f"revoked {token.revoked_at:%Y-%m-%dT%H:%M:%SZ}"
+        role = "admin" if token.admin else "member"
+        created = f"{token.created_at:%Y-%m-%dT%H:%M:%SZ}"
+        typer.echo(
+            f"{token.id}\t{token.database_name}\t{role}\t{created}\t{state}\t{token.label or ''}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="Id from `token list`.")]) -> None:
+    """Revoke an API token (it stops authenticating at once)."""
+    from sync_pipelines.catalog import Catalog
+
+    catalog = Catalog()
+    try:
+        revoked = catalog.revoke_token(token_id)
+    finally:
+        catalog.close()
+    if not revoked:
+        typer.echo(f"error: no active token {token_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"token {token_id} revoked")
+
+
+@app.command()
+def api(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default CHROMA_SYNC_API_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CHROMA_SYNC_API_PORT).")] = None,
+) -> None:
+    """Serve the Sync API (wire-compatible with Chroma's hosted service) with uvicorn."""
+    import uvicorn
+
+    from api_bridge.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        log_level="info",
+    )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
-"""Per-source-type jobs: fetch -> chunk -> upsert."""
+"""Per-source-type jobs: fetch -> chunk -> upsert.
+
+Jobs run their ops in one process (a separate process per op costs ~2.5 s each here); a
+deployment that wants per-op isolation can override the executor.
+"""
 
 import dagster as dg
 
-from sync_pipelines.names import SYNC_S3_OBJECT_JOB
+from sync_pipelines.names import SYNC_FILE_UPLOAD_JOB, SYNC_S3_OBJECT_JOB
 from sync_pipelines.ops.documents import chunk_op, upsert_op
 from sync_pipelines.ops.s3 import fetch_s3_object_op
+from sync_pipelines.ops.tracking import mark_invocation_failed
+from sync_pipelines.ops.uploads import fetch_upload_op
 
 
 @dg.job(
@@ -14,7 +20,24 @@ from sync_pipelines.ops.s3 import fetch_s3_object_op
         "first), parse and chunk it, embed changed chunks and replace the object's chunks."
     ),
     tags={"chroma_sync/source_type": "s3"},
+    hooks={mark_invocation_failed},
+    executor_def=dg.in_process_executor,
 )
 def sync_s3_object_job() -> None:
     """Fetch -> chunk -> upsert for one S3 object."""
     upsert_op(chunk_op(fetch_s3_object_op()))
+
+
+@dg.job(
+    name=SYNC_FILE_UPLOAD_JOB,
+    description=(
+        "Sync one file received by add-file into its collection, exactly like an S3 object: "
+        "parse, chunk, embed changed chunks and replace the file's chunks."
+    ),
+    tags={"chroma_sync/source_type": "file_upload"},
+    hooks={mark_invocation_failed},
+    executor_def=dg.in_process_executor,
+)
+def sync_file_upload_job() -> None:
+    """Fetch -> chunk -> upsert for one uploaded file."""
+    upsert_op(chunk_op(fetch_upload_op()))

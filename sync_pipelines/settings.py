@@ -54,6 +54,49 @@ class Settings(BaseSettings):
         description="Objects larger than this fail before download.",
     )
     embed_batch_size: int = Field(default=32, gt=0)
+    api_host: str = Field(default="127.0.0.1", description="Address `chroma-sync api` binds.")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port `chroma-sync api` binds.")
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest JSON request body the API accepts (413 above); add-file excepted.",
+    )
+    uploads_dir: Path | None = Field(
+        default=None, description="Where add-file stores uploads; default <home>/uploads."
+    )
+    max_upload_bytes: int = Field(
+        default=DEFAULT_MAX_OBJECT_BYTES, gt=0, description="Largest add-file upload (413 above)."
+    )
+    max_concurrent_uploads: int = Field(
+        default=4, gt=0, description="add-file requests served at once per API process (429 above)."
+    )
+    api_token_cache_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds the API caches an authenticated token (a revocation takes effect "
+        "within this delay); 0 looks every token up on every request.",
+    )
+    orchestrator_heartbeat_max_age_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="/health needs a Dagster SENSOR daemon heartbeat at most this old.",
+    )
+
+    dagster_url: str | None = Field(
+        default=None,
+        description=(
+            "Dagster webserver URL: accepted invocations are launched through its GraphQL API "
+            "at once; unset, the invocation sensor launches them on its next tick."
+        ),
+    )
+    launch_grace_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description=(
+            "With dagster_url set, the invocation sensor leaves an invocation this long to the "
+            "direct launch before launching it itself."
+        ),
+    )
 
     @property
     def home_dir(self) -> Path:
@@ -69,6 +112,11 @@ class Settings(BaseSettings):
     def resolved_chroma_path(self) -> Path:
         """The PersistentClient folder."""
         return (self.chroma_path or self.home_dir / "chroma").expanduser()
+
+    @property
+    def resolved_uploads_dir(self) -> Path:
+        """The folder add-file uploads are stored in."""
+        return (self.uploads_dir or self.home_dir / "uploads").expanduser()
 
     @property
     def resolved_model_dir(self) -> Path:

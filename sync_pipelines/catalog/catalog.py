@@ -7,10 +7,11 @@ from sync_pipelines.catalog.engine import make_engine
 from sync_pipelines.catalog.invocations import InvocationsMixin
 from sync_pipelines.catalog.sources import SourcesMixin
 from sync_pipelines.catalog.tables import Base
+from sync_pipelines.catalog.tokens import TokensMixin
 
 
-class Catalog(SourcesMixin, InvocationsMixin):
-    """The sync catalog on any SQLAlchemy database; every method returns spec models.
+class Catalog(SourcesMixin, InvocationsMixin, TokensMixin):
+    """The sync catalog on any SQLAlchemy database: sources, invocations, API tokens.
 
     Tables are created on construction (``create_all``); schema migrations (alembic) are a
     follow-up. Datetimes are timezone-aware UTC. Secrets are readable only through

@@ -166,6 +166,24 @@ class InvocationsMixin(CatalogBase):
         with self._sessions() as session:
             return [job_from_row(row) for row in session.scalars(query)]
 
+    def pending_records(self, limit: int = DEFAULT_LIMIT) -> list[InvocationRecord]:
+        """Return the oldest ``pending`` invocations of every database, with pipeline columns.
+
+        Args:
+            limit: How many at most.
+
+        Returns:
+            Records ordered by ``created_at`` (oldest first).
+        """
+        query = (
+            select(InvocationRow)
+            .where(InvocationRow.status == "pending")
+            .order_by(InvocationRow.created_at.asc(), InvocationRow.id.asc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [record_from_row(row) for row in session.scalars(query)]
+
     def mark_processing(self, invocation_id: uuid.UUID, run_id: str) -> bool:
         """Move ``pending`` to ``processing`` (compare-and-set) and record the Dagster run."""
         values = {"status": "processing", "run_id": run_id, "started_at": utcnow()}

@@ -5,6 +5,7 @@ Used by the demo, the benchmarks and the test suite. Every listener is bound to 
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +44,21 @@ def _free_port_block(count: int) -> list[int]:
         if _port_free(candidate) and _port_free(candidate + _GRPC_OFFSET):
             ports.append(candidate)
     return ports
+
+
+def stop_process_group(proc: "subprocess.Popen[bytes]", timeout: float) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything it spawned.
+
+    Sends SIGTERM to its process group, then SIGKILL if it is still running after ``timeout``.
+    """
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
 
 
 def find_weed() -> Path:
@@ -157,14 +173,9 @@ class LocalS3Server:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
+        if self._proc is not None:
+            stop_process_group(self._proc, timeout=10)
+            self._proc = None
 
     def __enter__(self) -> "LocalS3Server":
         return self.start()

@@ -9,9 +9,6 @@ from typing import Any
 
 import dagster as dg
 
-from sync_pipelines.core.chunking import chunk_document, strategy_used
-from sync_pipelines.core.embedding import EmbeddingError
-from sync_pipelines.core.parsing import ParseError, parse_object
 from sync_pipelines.core.records import (
     ChunkRecord,
     MetadataValue,
@@ -19,7 +16,8 @@ from sync_pipelines.core.records import (
     build_records,
 )
 from sync_pipelines.core.types import ChunkingOptions
-from sync_pipelines.core.writer import sync_document
+from sync_pipelines.ops.tracking import finish_invocation
+from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
 
@@ -88,6 +86,10 @@ def failure(uri: str, reason: str, **metadata: Any) -> dg.Failure:
 @dg.op(description="Parse the fetched document (PDF, HTML, text, code) and split it into chunks.")
 def chunk_op(context: dg.OpExecutionContext, fetched: FetchedDocument) -> ChunkedDocument:
     """Parse and chunk one document, building chunk ids and metadata."""
+    # Parsers and grammars load here, not at import: every Dagster process imports this module.
+    from sync_pipelines.core.chunking import chunk_document, strategy_used
+    from sync_pipelines.core.parsing import ParseError, parse_object
+
     if fetched.data is None:
         return ChunkedDocument(
             fetched.target, fetched.uri, fetched.document_key, fetched.custom_id, [], True
@@ -133,8 +135,14 @@ def upsert_op(
     chunked: ChunkedDocument,
     chroma: ChromaResource,
     embedder: EmbeddingResource,
+    catalog: CatalogResource,
 ) -> dict[str, int]:
     """Write one document's chunks into its collection, replacing what it held before."""
+    from chromadb.errors import InvalidArgumentError
+
+    from sync_pipelines.core.embedding import EmbeddingError
+    from sync_pipelines.core.writer import sync_document
+
     target = chunked.target
     try:
         embed = embedder.get_function(target.embedding_model)
@@ -143,7 +151,7 @@ def upsert_op(
             target.collection_name,
             embedding_function=embedder.collection_function(target.embedding_model),
         )
-    except EmbeddingError as exc:
+    except (EmbeddingError, InvalidArgumentError) as exc:
         raise failure(chunked.uri, str(exc)) from exc
     counts = sync_document(
         collection,
@@ -156,6 +164,7 @@ def upsert_op(
     if chunked.missing and counts.deleted == 0:
         raise failure(chunked.uri, "object not found")
     collection.modify(metadata={**(collection.metadata or {}), "finished_ingest": True})
+    finish_invocation(context, catalog)
     summary = {
         "chunks": counts.chunks,
         "chunks_written": counts.written,

@@ -2,6 +2,7 @@
 
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -11,6 +12,7 @@ from pydantic import Field
 
 from sync_pipelines.catalog.models import AwsSecret
 from sync_pipelines.ops.documents import NETWORK_RETRY, FetchedDocument, SyncTarget, failure
+from sync_pipelines.ops.tracking import start_invocation
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.schemas import Source, to_chunking_options
 
@@ -68,16 +70,31 @@ def _is_missing(exc: ClientError) -> bool:
 
 
 @dg.op(
-    description="Read the S3 source from the catalog, check the object's size, and download it.",
+    description=(
+        "Read the S3 source from the catalog, check the object's size, and download it. "
+        "A run for a cancelled invocation stops here, before anything is written."
+    ),
     retry_policy=NETWORK_RETRY,
+    out=dg.Out(FetchedDocument, is_required=False),
 )
 def fetch_s3_object_op(
     context: dg.OpExecutionContext,
     config: S3ObjectConfig,
     s3: S3Resource,
     catalog: CatalogResource,
-) -> FetchedDocument:
+) -> Iterator[dg.Output[FetchedDocument]]:
     """Fetch one S3 object named by the run config."""
+    if not start_invocation(context, catalog):
+        return
+    yield dg.Output(_fetch(context, config, s3, catalog))
+
+
+def _fetch(
+    context: dg.OpExecutionContext,
+    config: S3ObjectConfig,
+    s3: S3Resource,
+    catalog: CatalogResource,
+) -> FetchedDocument:
     store = catalog.get_catalog()
     uri_key = config.object_key
     try:
@@ -129,7 +146,7 @@ def fetch_s3_object_op(
     )
     data: bytes = body["Body"].read()
     etag = str(body["ETag"]).strip('"')
-    context.add_output_metadata({"document": uri, "bytes": len(data), "etag": etag})
+    context.log.info(f"{uri}: {len(data)} bytes, ETag {etag}")
     return FetchedDocument(
         version_key=etag, data=data, content_type=body.get("ContentType"), **common
     )

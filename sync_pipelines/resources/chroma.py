@@ -1,19 +1,21 @@
-"""Chroma as a Dagster resource: embedded PersistentClient, a Chroma server, or Chroma Cloud."""
+"""Chroma as a Dagster resource: embedded PersistentClient, a Chroma server, or Chroma Cloud.
+
+chromadb is imported on first use: every Dagster process imports this module.
+"""
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import chromadb
 import dagster as dg
-from chromadb.api import ClientAPI
-from chromadb.api.client import AdminClient
-from chromadb.api.models.Collection import Collection
-from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import NotFoundError
 from pydantic import Field
 
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.config import Settings as ChromaSettings
+
 _lock = threading.Lock()
-_clients: dict[tuple[Any, ...], ClientAPI] = {}
+_clients: dict[tuple[Any, ...], "ClientAPI"] = {}
 
 
 class ChromaResource(dg.ConfigurableResource):
@@ -33,10 +35,14 @@ class ChromaResource(dg.ConfigurableResource):
     tenant: str = Field(default="default_tenant", description="Chroma tenant.")
     api_key: str | None = Field(default=None, description="Chroma Cloud API key (cloud mode).")
 
-    def _settings(self) -> ChromaSettings:
+    def _settings(self) -> "ChromaSettings":
+        from chromadb.config import Settings as ChromaSettings
+
         return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
-    def _make_client(self, database: str) -> ClientAPI:
+    def _make_client(self, database: str) -> "ClientAPI":
+        import chromadb
+
         if self.mode == "persistent":
             if not self.path:
                 raise ValueError("ChromaResource.path is required in persistent mode")
@@ -64,6 +70,9 @@ class ChromaResource(dg.ConfigurableResource):
     def _ensure_database(self, database: str) -> None:
         if self.mode == "cloud":
             return
+        from chromadb.api.client import AdminClient
+        from chromadb.errors import NotFoundError
+
         bootstrap = self._make_client("default_database")
         admin = AdminClient.from_system(bootstrap._system)  # type: ignore[attr-defined]
         try:
@@ -71,7 +80,7 @@ class ChromaResource(dg.ConfigurableResource):
         except NotFoundError:
             admin.create_database(database, tenant=self.tenant)
 
-    def get_client(self, database: str) -> ClientAPI:
+    def get_client(self, database: str) -> "ClientAPI":
         """Return a (cached) client bound to ``database``, creating the database if needed.
 
         Args:
@@ -91,7 +100,7 @@ class ChromaResource(dg.ConfigurableResource):
 
     def get_collection(
         self, database: str, name: str, *, embedding_function: Any | None = None
-    ) -> Collection:
+    ) -> "Collection":
         """Return the collection ``name`` in ``database``, creating it if needed.
 
         Args:

@@ -1,4 +1,7 @@
-"""Embedding models as a Dagster resource: the local ONNX model by default."""
+"""Embedding models as a Dagster resource: the local ONNX model by default.
+
+The model runtime is imported on first use: every Dagster process imports this module.
+"""
 
 import threading
 from pathlib import Path
@@ -6,8 +9,6 @@ from typing import Any
 
 import dagster as dg
 from pydantic import Field
-
-from sync_pipelines.core.embedding import collection_embedding_function, get_embedding_function
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -29,6 +30,8 @@ class EmbeddingResource(dg.ConfigurableResource):
         Raises:
             EmbeddingConfigError: Unknown model, or a cloud model without a key.
         """
+        from sync_pipelines.core.embedding import get_embedding_function
+
         name = model or DEFAULT_MODEL
         key = (name, self.model_dir)
         with _lock:
@@ -42,4 +45,6 @@ class EmbeddingResource(dg.ConfigurableResource):
 
     def collection_function(self, model: str | None) -> Any:
         """Return the stock chromadb function recorded in new collections for ``model``."""
+        from sync_pipelines.core.embedding import collection_embedding_function
+
         return collection_embedding_function(model or DEFAULT_MODEL)

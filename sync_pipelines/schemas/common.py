@@ -12,25 +12,15 @@ from pydantic import (
     Field,
 )
 
+from sync_pipelines.core.records import STANDARD_METADATA_KEYS
+
 JobId = UUID
 SourceId = UUID
 
 CUSTOM_ID_MAX_BYTES = 120
 INT32_MAX = 2**31 - 1
 
-RESERVED_METADATA_KEYS = frozenset(
-    {
-        "document_key",
-        "document_key_sha256",
-        "version_key",
-        "version_key_sha256",
-        "start_line",
-        "end_line",
-        "language",
-        "chunk_strategy",
-        "custom_id",
-    }
-)
+RESERVED_METADATA_KEYS = STANDARD_METADATA_KEYS
 """Standard chunk metadata keys (NOTES.md) that invocation metadata may not overwrite."""
 
 

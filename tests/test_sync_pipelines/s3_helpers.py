@@ -9,7 +9,7 @@ from sync_pipelines.definitions import build_definitions
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.names import FETCH_S3_OBJECT_OP, SYNC_S3_OBJECT_JOB
 from sync_pipelines.ops.s3 import S3ObjectConfig
-from sync_pipelines.schemas import CreateSourcePayload, Source
+from sync_pipelines.schemas import CreateSourcePayload, IndexJobMetadata, Job, Source
 from sync_pipelines.settings import get_settings
 
 DATABASE = "testdb"
@@ -54,3 +54,16 @@ def failure_description(result: dg.ExecuteInProcessResult) -> str:
                 return str(data.user_failure_data.description)
             return str(data.error.message if data.error else "")
     raise AssertionError("the run had no step failure")
+
+
+def s3_invocation(source: Source, key: str) -> Job:
+    """Record a pending S3 invocation of ``source`` for ``key`` in the catalog."""
+    assert source.s3 is not None
+    metadata = IndexJobMetadata.model_validate(
+        {
+            "s3": {"bucket_name": source.s3.bucket_name, "object_key": key},
+            "database_name": DATABASE,
+            "collection_name": source.s3.collection_name,
+        }
+    )
+    return Catalog(get_settings().resolved_catalog_url).create_invocation(source.id, metadata)

@@ -1,0 +1,112 @@
+"""Launch an accepted invocation's run at once through Dagster's GraphQL API.
+
+This is the fast path: the invocation sensor is the safety net that launches whatever this path
+missed (Dagster down, bridge restarted). Both give the run the same ``dagster/run_key`` and
+``dagster/sensor_name`` tags, so the sensor recognises a run launched here as its own and never
+starts a second one; the first op's compare-and-set on the invocation status is the last guard.
+"""
+
+import logging
+import uuid
+from typing import Any, Protocol
+
+import requests
+
+from sync_pipelines.catalog import Catalog
+from sync_pipelines.names import INVOCATION_SENSOR
+from sync_pipelines.run_requests import UnsupportedInvocationError, run_request_for
+
+logger = logging.getLogger(__name__)
+
+LOCATION_NAME = "chroma_sync"
+REPOSITORY_NAME = "__repository__"
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
+
+_LAUNCH_RUN = """
+mutation LaunchRun($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+
+class RunLauncher(Protocol):
+    """Starts the run of a freshly accepted invocation (best effort)."""
+
+    def launch(self, invocation_id: uuid.UUID) -> str | None:
+        """Launch the invocation's run; return its run id, or ``None`` when not launched."""
+
+
+class SensorOnlyLauncher:
+    """Launches nothing: the invocation sensor picks every invocation up on its next tick."""
+
+    def launch(self, invocation_id: uuid.UUID) -> str | None:
+        """Leave the invocation to the sensor."""
+        return None
+
+
+class GraphQLRunLauncher:
+    """Launches runs through the Dagster webserver's GraphQL ``launchRun`` mutation."""
+
+    def __init__(
+        self, dagster_url: str, catalog: Catalog, *, max_object_bytes: int, timeout: float = 5.0
+    ) -> None:
+        self.endpoint = dagster_url.rstrip("/") + "/graphql"
+        self.catalog = catalog
+        self.max_object_bytes = max_object_bytes
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _params(self, invocation_id: uuid.UUID) -> dict[str, Any] | None:
+        record = self.catalog.get_invocation_record(invocation_id)
+        if record is None or record.job.status.word != "pending":
+            return None
+        source_id = record.job.source_id
+        source = self.catalog.get_source(source_id) if source_id is not None else None
+        try:
+            request = run_request_for(record, source, max_object_bytes=self.max_object_bytes)
+        except UnsupportedInvocationError:
+            return None  # the sensor fails it with the reason
+        tags = {
+            **request.tags,
+            RUN_KEY_TAG: str(invocation_id),
+            SENSOR_NAME_TAG: INVOCATION_SENSOR,
+        }
+        return {
+            "selector": {
+                "repositoryLocationName": LOCATION_NAME,
+                "repositoryName": REPOSITORY_NAME,
+                "jobName": request.job_name,
+            },
+            "runConfigData": request.run_config,
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }
+
+    def launch(self, invocation_id: uuid.UUID) -> str | None:
+        """Launch the invocation's run; failures are logged and left to the sensor."""
+        params = self._params(invocation_id)
+        if params is None:
+            return None
+        try:
+            response = self._session.post(
+                self.endpoint,
+                json={"query": _LAUNCH_RUN, "variables": {"params": params}},
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+            result = response.json()["data"]["launchRun"]
+        except (requests.RequestException, KeyError, TypeError, ValueError) as exc:
+            logger.warning("direct launch of invocation %s failed: %s", invocation_id, exc)
+            return None
+        if result.get("__typename") != "LaunchRunSuccess":
+            logger.warning(
+                "direct launch of invocation %s refused: %s", invocation_id, result["__typename"]
+            )
+            return None
+        run_id: str = result["run"]["runId"]
+        return run_id

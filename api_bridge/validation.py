@@ -1,0 +1,141 @@
+"""Request rules beyond the schemas.
+
+Per-source-type create-invocation rules (NOTES.md), and value checks that keep the catalog
+(SQLite or PostgreSQL) from ever seeing a value it rejects.
+
+Every failure is a :class:`BadRequestError` whose message starts with the field's name.
+"""
+
+import math
+from typing import Any
+
+from api_bridge.errors import BadRequestError
+from sync_pipelines.schemas import (
+    QWEN_DENSE_MODEL,
+    CreateJobPayload,
+    DenseEmbeddingModel,
+    GitBranchRef,
+    IndexJobMetadata,
+    Source,
+)
+from sync_pipelines.settings import Settings
+
+NAME_MAX_CHARS = 255
+OBJECT_KEY_MAX_BYTES = 1024
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+DEFAULT_GIT_REF = GitBranchRef(branch="HEAD")
+"""Stored when a GitHub invocation names no ref: the repository's default branch (git's HEAD)."""
+
+
+def check_json_values(value: Any, field: str) -> None:
+    """Refuse NUL characters, non-finite floats and integers outside int64, at any depth.
+
+    Args:
+        value: A JSON-like value (dicts, lists, scalars).
+        field: The field name used in the error message.
+
+    Raises:
+        BadRequestError: A value the catalog or Chroma cannot store.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequestError(field, "must not contain NUL characters")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise BadRequestError(field, "integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadRequestError(field, "numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json_values(key, field)
+            check_json_values(item, f"{field}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_json_values(item, f"{field}[{index}]")
+
+
+def check_name(value: str, field: str) -> str:
+    """Refuse an empty, over-long (255 characters) or NUL-bearing database/collection name."""
+    if not value:
+        raise BadRequestError(field, "must not be empty")
+    if len(value) > NAME_MAX_CHARS:
+        raise BadRequestError(field, f"must be at most {NAME_MAX_CHARS} characters")
+    check_json_values(value, field)
+    return value
+
+
+def check_dense_model(model: DenseEmbeddingModel, settings: Settings, field: str) -> None:
+    """Refuse the Qwen model when no Chroma Cloud key is configured (NOTES.md)."""
+    if model.model == QWEN_DENSE_MODEL and settings.chroma_api_key is None:
+        raise BadRequestError(
+            field,
+            f"{QWEN_DENSE_MODEL} needs a Chroma Cloud API key on the server "
+            "(CHROMA_SYNC_CHROMA_API_KEY); use all-MiniLM-L6-v2 or configure the key",
+        )
+
+
+def _refuse(payload: CreateJobPayload, fields: tuple[str, ...], source_type: str) -> None:
+    for name in fields:
+        if getattr(payload, name) is not None:
+            raise BadRequestError(name, f"is not allowed for {source_type} sources")
+
+
+def plan_invocation(source: Source, payload: CreateJobPayload) -> IndexJobMetadata:
+    """Apply the per-type rules of create-invocation and build the invocation's metadata.
+
+    Args:
+        source: The (visible) source.
+        payload: The validated body.
+
+    Returns:
+        Kind, database and target collection of the new invocation.
+
+    Raises:
+        BadRequestError: A field is missing, not allowed for the source's type, or invalid.
+    """
+    check_json_values(payload.model_dump(mode="python"), "body")
+    target = payload.target_collection_name
+    kind: dict[str, Any]
+    if source.github is not None:
+        _refuse(payload, ("object_key", "custom_id", "metadata"), "github")
+        ref = payload.ref_identifier or DEFAULT_GIT_REF
+        kind = {"github": {"git_ref_identifier": ref.model_dump()}}
+    elif source.web_scrape is not None:
+        _refuse(payload, ("object_key", "custom_id", "metadata", "ref_identifier"), "web_scrape")
+        kind = {"web_scrape": {"starting_url": source.web_scrape.starting_url}}
+    elif source.s3 is not None:
+        _refuse(payload, ("ref_identifier",), "s3")
+        key = payload.object_key
+        if key is None:
+            raise BadRequestError("object_key", "is required for s3 sources")
+        if len(key.encode("utf-8")) > OBJECT_KEY_MAX_BYTES:
+            raise BadRequestError("object_key", f"must be at most {OBJECT_KEY_MAX_BYTES} bytes")
+        prefix = source.s3.path_prefix
+        if prefix and not key.startswith(prefix):
+            raise BadRequestError(
+                "object_key", f"must start with the source's path_prefix {prefix!r}"
+            )
+        target = target or source.s3.collection_name
+        kind = {
+            "s3": {
+                "bucket_name": source.s3.bucket_name,
+                "object_key": key,
+                "custom_id": payload.custom_id,
+                "additional_metadata": payload.metadata,
+            }
+        }
+    else:
+        raise BadRequestError("source_id", "file_upload sources take invocations only via add-file")
+    if target is None:
+        raise BadRequestError("target_collection_name", f"is required for {_type(source)} sources")
+    check_name(target, "target_collection_name")
+    return IndexJobMetadata.model_validate(
+        {**kind, "database_name": source.database_name, "collection_name": target}
+    )
+
+
+def _type(source: Source) -> str:
+    return source.source_type

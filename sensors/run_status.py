@@ -1,0 +1,45 @@
+"""Backstops for runs that end without their ops reporting: crashes and cancellations."""
+
+import dagster as dg
+
+from sync_pipelines.jobs import sync_file_upload_job, sync_s3_object_job
+from sync_pipelines.ops.tracking import invocation_id
+from sync_pipelines.resources.catalog import CatalogResource
+
+_JOBS = [sync_s3_object_job, sync_file_upload_job]
+
+
+@dg.run_failure_sensor(
+    name="invocation_run_failure_sensor",
+    monitored_jobs=_JOBS,
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks an invocation failed when its run fails outside an op (e.g. a crash).",
+)
+def invocation_run_failure_sensor(
+    context: dg.RunFailureSensorContext, catalog: CatalogResource
+) -> None:
+    """Fail the run's invocation if it is still active."""
+    inv = invocation_id(dict(context.dagster_run.tags))
+    if inv is not None:
+        message = context.failure_event.message or "the Dagster run failed"
+        catalog.get_catalog().mark_failed(inv, f"run {context.dagster_run.run_id}: {message}")
+
+
+@dg.run_status_sensor(
+    name="invocation_run_canceled_sensor",
+    run_status=dg.DagsterRunStatus.CANCELED,
+    monitored_jobs=_JOBS,
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks an invocation failed when its run is terminated in Dagster.",
+)
+def invocation_run_canceled_sensor(
+    context: dg.RunStatusSensorContext, catalog: CatalogResource
+) -> None:
+    """Fail the run's invocation if it is still active."""
+    inv = invocation_id(dict(context.dagster_run.tags))
+    if inv is not None:
+        catalog.get_catalog().mark_failed(
+            inv, f"run {context.dagster_run.run_id} was terminated in Dagster"
+        )

@@ -1,0 +1,86 @@
+"""Turn a pending invocation into the Dagster run request that syncs it.
+
+The run key is the invocation id, so Dagster creates exactly one run per invocation however
+often a sensor proposes it; the run carries the invocation, source and database as tags.
+"""
+
+import dagster as dg
+
+from sync_pipelines.catalog.models import InvocationRecord
+from sync_pipelines.names import (
+    DATABASE_TAG,
+    FETCH_S3_OBJECT_OP,
+    FETCH_UPLOAD_OP,
+    INVOCATION_TAG,
+    SOURCE_TAG,
+    SYNC_FILE_UPLOAD_JOB,
+    SYNC_S3_OBJECT_JOB,
+)
+from sync_pipelines.ops.s3 import S3ObjectConfig
+from sync_pipelines.ops.uploads import FileUploadConfig
+from sync_pipelines.schemas import Source
+
+
+class UnsupportedInvocationError(Exception):
+    """The invocation cannot be run; the message says why (it becomes the invocation's error)."""
+
+
+def run_request_for(
+    record: InvocationRecord, source: Source | None, *, max_object_bytes: int
+) -> dg.RunRequest:
+    """Build the run request for one pending invocation.
+
+    Args:
+        record: The invocation with its pipeline columns.
+        source: Its source, or ``None`` when the source was deleted.
+        max_object_bytes: Size cap for one object.
+
+    Returns:
+        The run request (job, typed run config, tags, ``run_key`` = invocation id).
+
+    Raises:
+        UnsupportedInvocationError: The source is gone or its type has no job yet.
+    """
+    job = record.job
+    if source is None:
+        raise UnsupportedInvocationError("the invocation's source no longer exists")
+    tags = {
+        INVOCATION_TAG: str(job.id),
+        SOURCE_TAG: str(source.id),
+        DATABASE_TAG: job.metadata.database_name,
+    }
+    metadata = dict(record.extra_metadata or {})
+    if record.source_type == "s3":
+        config = S3ObjectConfig(
+            source_id=str(source.id),
+            object_key=record.object_key or "",
+            custom_id=record.custom_id,
+            metadata=metadata,
+            target_collection=job.metadata.collection_name,
+            max_object_bytes=max_object_bytes,
+        )
+        return dg.RunRequest(
+            run_key=str(job.id),
+            job_name=SYNC_S3_OBJECT_JOB,
+            run_config=dg.RunConfig(ops={FETCH_S3_OBJECT_OP: config}),
+            tags=tags,
+        )
+    if record.source_type == "file_upload":
+        upload = job.metadata.file_upload
+        upload_config = FileUploadConfig(
+            source_id=str(source.id),
+            upload_key=record.object_key or "",
+            filename=(upload.filename if upload is not None else None) or "file",
+            target_collection=job.metadata.collection_name,
+            custom_id=record.custom_id,
+            metadata=metadata,
+        )
+        return dg.RunRequest(
+            run_key=str(job.id),
+            job_name=SYNC_FILE_UPLOAD_JOB,
+            run_config=dg.RunConfig(ops={FETCH_UPLOAD_OP: upload_config}),
+            tags=tags,
+        )
+    raise UnsupportedInvocationError(
+        f"{record.source_type} sources cannot be synced by this version of chroma-sync yet"
+    )

@@ -1,0 +1,203 @@
+"""End to end: the HTTP API in front of a real Dagster instance (daemon + webserver).
+
+Contract: an S3 invocation created over HTTP runs as a Dagster run tagged with the invocation
+and source ids, goes pending -> processing -> complete, and its chunks can be queried; with
+Dagster stopped, invocations are accepted and stay pending, a pending one can be cancelled, and
+once Dagster is back every other invocation completes with exactly one run and the cancelled one
+never runs.
+"""
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import pytest
+import requests
+from dagster import DagsterInstance, RunsFilter
+
+from api_bridge.app import create_app
+from sync_pipelines.catalog import Catalog
+from sync_pipelines.devtools.dagster_stack import DagsterStack
+from sync_pipelines.devtools.local_s3 import LocalS3Server
+from sync_pipelines.names import INVOCATION_TAG, SOURCE_TAG
+from sync_pipelines.resources.chroma import reset_client_cache
+from sync_pipelines.settings import Settings, get_settings
+from tests.test_api_bridge.conftest import check_response, live_server
+
+DATABASE = "e2e_db"
+TERMINAL = {"complete", "failed", "cancelled"}
+
+
+def word(status: Any) -> str:
+    return status if isinstance(status, str) else next(iter(status))
+
+
+class Api:
+    """A spec-checked HTTP client for the live API."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers["x-chroma-token"] = token
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = self.session.request(method, self.base + path, timeout=30, **kwargs)
+        check_response(method, path, response.status_code, response.content)
+        return response
+
+    def invoke(self, source_id: str, key: str) -> str:
+        response = self.call(
+            "POST", f"/api/v1/sources/{source_id}/invocations", json={"object_key": key}
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["invocation_id"])
+
+    def status(self, invocation_id: str) -> Any:
+        response = self.call("GET", f"/api/v1/invocations/{invocation_id}")
+        assert response.status_code == 200
+        return response.json()["status"]
+
+    def wait(self, invocation_id: str, timeout: float = 120) -> list[Any]:
+        seen: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(invocation_id)
+            if not seen or word(seen[-1]) != word(status):
+                seen.append(status)
+            if word(status) in TERMINAL:
+                return seen
+            time.sleep(0.25)
+        raise AssertionError(f"invocation {invocation_id} still {seen[-1]!r}")
+
+
+@pytest.fixture(scope="module")
+def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def stack(e2e_home: Path) -> Iterator[DagsterStack]:
+    env = {"CHROMA_SYNC_HOME": str(e2e_home / "home"), "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "2"}
+    dagster = DagsterStack(e2e_home / "dagster", env=env, webserver=True)
+    # The daemon knows the bridge launches directly, so its sensor leaves new invocations alone
+    # for the grace period and must recognise the directly launched runs as its own.
+    dagster.env["CHROMA_SYNC_DAGSTER_URL"] = dagster.webserver_url or ""
+    dagster.start()
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if requests.get(f"{dagster.webserver_url}/server_info", timeout=2).ok:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "the Dagster webserver did not start"
+        time.sleep(0.5)
+    yield dagster
+    dagster.stop()
+
+
+@pytest.fixture
+def api(
+    stack: DagsterStack, e2e_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Api, Settings]]:
+    monkeypatch.setenv("CHROMA_SYNC_HOME", str(e2e_home / "home"))
+    monkeypatch.setenv("CHROMA_SYNC_DAGSTER_URL", stack.webserver_url or "")
+    monkeypatch.setenv("DAGSTER_HOME", str(stack.dagster_home))
+    get_settings.cache_clear()
+    settings = Settings()
+    app = create_app(settings, orchestrator_probe=lambda: True)
+    _, token = Catalog(settings.resolved_catalog_url).create_token(DATABASE, admin=True)
+    with live_server(app) as base:
+        yield Api(base, token), settings
+    reset_client_cache()
+
+
+def create_source(api: Api, s3: LocalS3Server, bucket: str) -> str:
+    body = {
+        "database_name": DATABASE,
+        "s3": {
+            "bucket_name": bucket,
+            "region": "us-east-1",
+            "collection_name": f"kb-{bucket}",
+            "endpoint_url": s3.endpoint_url,
+            "aws_access_key_id": s3.access_key,
+            "aws_secret_access_key": s3.secret_key,
+        },
+    }
+    response = api.call("POST", "/api/v1/sources", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["source_id"])
+
+
+def runs_of(stack: DagsterStack, invocation_id: str) -> list[Any]:
+    assert DagsterInstance.get().root_directory == str(stack.dagster_home)
+    with DagsterInstance.get() as instance:
+        return list(instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: invocation_id})))
+
+
+def test_s3_invocation_runs_to_complete_and_is_queryable(
+    api: tuple[Api, Settings],
+    stack: DagsterStack,
+    s3_server: LocalS3Server,
+    s3_client: Any,
+    bucket: str,
+) -> None:
+    client, settings = api
+    s3_client.put_object(
+        Bucket=bucket, Key="faq.md", Body=b"# Refunds\n\nRefunds are issued within 14 days.\n"
+    )
+    source_id = create_source(client, s3_server, bucket)
+
+    invocation_id = client.invoke(source_id, "faq.md")
+    seen = client.wait(invocation_id)
+
+    assert [word(s) for s in seen][-1] == "complete", seen
+    assert "processing" in [word(s) for s in seen] or len(seen) <= 2
+    assert seen[-1]["complete"]["duration_ms"] > 0
+    runs = runs_of(stack, invocation_id)
+    assert len(runs) == 1
+    assert runs[0].tags[SOURCE_TAG] == source_id
+    reset_client_cache()
+    collection = chromadb.PersistentClient(
+        path=str(settings.resolved_chroma_path), database=DATABASE
+    ).get_collection(f"kb-{bucket}")
+    got = collection.get(include=["metadatas", "documents"])
+    assert [m["document_key"] for m in got["metadatas"]] == ["faq.md"]
+    assert "14 days" in got["documents"][0]
+    assert collection.metadata["finished_ingest"] is True
+
+
+def test_invocations_accepted_while_dagster_is_down_run_once_when_it_is_back(
+    api: tuple[Api, Settings],
+    stack: DagsterStack,
+    s3_server: LocalS3Server,
+    s3_client: Any,
+    bucket: str,
+) -> None:
+    client, _ = api
+    keys = [f"doc-{i}.md" for i in range(3)]
+    for key in keys:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=f"# {key}\n\nBody of {key}.\n".encode())
+    source_id = create_source(client, s3_server, bucket)
+    stack.stop()
+
+    invocation_ids = [client.invoke(source_id, key) for key in keys]
+    cancelled = client.invoke(source_id, "never.md")
+    assert client.call("PUT", f"/api/v1/invocations/{cancelled}").status_code == 202
+    time.sleep(3)
+    assert [client.status(i) for i in invocation_ids] == ["pending"] * 3
+
+    stack.start()
+    finals = [client.wait(i)[-1] for i in invocation_ids]
+
+    assert [word(s) for s in finals] == ["complete"] * 3
+    for invocation_id in invocation_ids:
+        assert len(runs_of(stack, invocation_id)) == 1
+    time.sleep(3)  # one more sensor tick must not start anything for these
+    assert [len(runs_of(stack, i)) for i in invocation_ids] == [1, 1, 1]
+    assert client.status(cancelled) == "cancelled"
+    assert runs_of(stack, cancelled) == []
+    assert uuid.UUID(cancelled)
