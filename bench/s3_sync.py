@@ -117,11 +117,13 @@ def main() -> None:
         )
         job = build_definitions(settings).resolve_job_def(SYNC_S3_OBJECT_JOB)
         quiet = {"console": {"config": {"log_level": "ERROR"}}}
+        instance = dg.DagsterInstance.ephemeral()  # one instance, as in a deployment
 
         def run(key: str) -> dict[str, float]:
             config = S3ObjectConfig(source_id=str(source.id), object_key=key)
             result = job.execute_in_process(
-                run_config=dg.RunConfig(ops={FETCH_S3_OBJECT_OP: config}, loggers=quiet)
+                run_config=dg.RunConfig(ops={FETCH_S3_OBJECT_OP: config}, loggers=quiet),
+                instance=instance,
             )
             metadata: dict[str, float] = {}
             for event in result.all_events:

@@ -1,13 +1,13 @@
 """The one Dagster code location of chroma-sync (``workspace.yaml`` points here)."""
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from sensors import ALL_SENSORS
 from sync_pipelines.jobs import sync_file_upload_job, sync_s3_object_job
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
+from sync_pipelines.resources.s3 import SyncS3Resource
 from sync_pipelines.resources.uploads import UploadStoreResource
 from sync_pipelines.settings import Settings, get_settings
 
@@ -34,7 +34,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             model_dir=str(settings.resolved_model_dir),
             cloud_api_key=_secret("CHROMA_SYNC_CHROMA_API_KEY", settings.chroma_api_key),
         ),
-        "s3": S3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region),
+        "s3": SyncS3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region),
         "uploads": UploadStoreResource(root=str(settings.resolved_uploads_dir)),
     }
 

@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.resources.chroma import reset_client_cache
 from sync_pipelines.settings import Settings, get_settings
 
+PG_URL = os.environ.get(
+    "CHROMA_SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("CHROMA_SYNC_REQUIRE_PG") == "1"
 MODEL_DIR = Settings().resolved_model_dir
 os.environ["CHROMA_SYNC_MODEL_DIR"] = str(MODEL_DIR)
 os.environ.setdefault("DAGSTER_HOME", "")
@@ -54,3 +61,30 @@ def bucket(s3_client: Any) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     s3_client.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session, dropped afterwards.
+
+    Skips when PostgreSQL is unreachable, unless ``CHROMA_SYNC_REQUIRE_PG=1`` (CI), which fails.
+    """
+    base = make_url(PG_URL)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        admin.dispose()
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}")
+    name = f"chroma_sync_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

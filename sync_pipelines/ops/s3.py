@@ -1,19 +1,18 @@
 """The S3 fetch op: one object, with the size cap checked before download."""
 
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 from botocore.exceptions import ClientError
-from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from sync_pipelines.catalog.models import AwsSecret
 from sync_pipelines.ops.documents import NETWORK_RETRY, FetchedDocument, SyncTarget, failure
 from sync_pipelines.ops.tracking import start_invocation
 from sync_pipelines.resources.catalog import CatalogResource
+from sync_pipelines.resources.s3 import SyncS3Resource
 from sync_pipelines.schemas import Source, to_chunking_options
 
 
@@ -36,32 +35,15 @@ class S3ObjectConfig(dg.Config):
     )
 
 
-_clients_lock = threading.Lock()
-_clients: dict[tuple[tuple[str, Any], ...], Any] = {}
-
-
-def _client_for(s3: S3Resource, source: Source, secret: AwsSecret | None) -> Any:
-    """Return a boto3 client for the source, cached per endpoint, region and credential.
-
-    Building a boto3 client costs ~0.4 s (it loads the service model), more than a small
-    object's whole sync, and clients are thread-safe, so one serves every run in the process.
-    """
+def _client_for(s3: SyncS3Resource, source: Source, secret: AwsSecret | None) -> Any:
     config = source.s3
     assert config is not None
-    overrides: dict[str, Any] = {"region_name": config.region}
-    if config.endpoint_url:
-        overrides["endpoint_url"] = config.endpoint_url
-    if secret is not None:
-        overrides["aws_access_key_id"] = secret.access_key_id
-        overrides["aws_secret_access_key"] = secret.secret_access_key
-    fields = {**s3.model_dump(exclude_none=True), **overrides}
-    key = tuple(sorted((name, repr(value)) for name, value in fields.items()))
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = S3Resource(**fields).get_client()
-            _clients[key] = client
-        return client
+    return s3.client_for(
+        region_name=config.region,
+        endpoint_url=config.endpoint_url,
+        aws_access_key_id=secret.access_key_id if secret else None,
+        aws_secret_access_key=secret.secret_access_key if secret else None,
+    )
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -80,7 +62,7 @@ def _is_missing(exc: ClientError) -> bool:
 def fetch_s3_object_op(
     context: dg.OpExecutionContext,
     config: S3ObjectConfig,
-    s3: S3Resource,
+    s3: SyncS3Resource,
     catalog: CatalogResource,
 ) -> Iterator[dg.Output[FetchedDocument]]:
     """Fetch one S3 object named by the run config."""
@@ -92,7 +74,7 @@ def fetch_s3_object_op(
 def _fetch(
     context: dg.OpExecutionContext,
     config: S3ObjectConfig,
-    s3: S3Resource,
+    s3: SyncS3Resource,
     catalog: CatalogResource,
 ) -> FetchedDocument:
     store = catalog.get_catalog()

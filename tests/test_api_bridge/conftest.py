@@ -7,7 +7,6 @@ for the few deliberate answers the spec does not list (413, unknown paths).
 """
 
 import json
-import os
 import re
 import socket
 import threading
@@ -26,9 +25,6 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from api_bridge.app import create_app
 from sync_pipelines.catalog import Catalog
@@ -40,10 +36,6 @@ SPEC: dict[str, Any] = json.loads(
 REGISTRY: Registry = Registry().with_resource(
     "urn:spec", Resource.from_contents(SPEC, default_specification=DRAFT202012)
 )
-PG_URL = os.environ.get(
-    "CHROMA_SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_PG = os.environ.get("CHROMA_SYNC_REQUIRE_PG") == "1"
 S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb"}
 
 
@@ -183,27 +175,3 @@ def live_server(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(15)
         sock.close()
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for the session (skips when unreachable)."""
-    base = make_url(PG_URL)
-    admin_engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin_engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        admin_engine.dispose()
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}")
-    name = f"chroma_sync_api_{uuid.uuid4().hex[:12]}"
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()

@@ -11,7 +11,6 @@ all its invocations with ``source_id`` null. PostgreSQL cases use a fresh databa
 """
 
 import json
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,9 +22,6 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from sync_pipelines.catalog import (
     Catalog,
@@ -43,10 +39,6 @@ from sync_pipelines.schemas import (
 )
 from sync_pipelines.settings import get_settings
 
-PG_URL = os.environ.get(
-    "CHROMA_SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_PG = os.environ.get("CHROMA_SYNC_REQUIRE_PG") == "1"
 SPEC = json.loads(
     (Path(__file__).parents[2] / "sync_pipelines/spec/sync.openapi.patched.json").read_text()
 )
@@ -63,29 +55,6 @@ def assert_spec_valid(name: str, model: Any) -> None:
     )
     payload = model.model_dump(mode="json")
     assert [e.message for e in validator.iter_errors(payload)] == []
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    base = make_url(PG_URL)
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        admin.dispose()
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}")
-    name = f"chroma_sync_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
