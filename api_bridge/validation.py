@@ -1,12 +1,15 @@
 """Request rules beyond the schemas.
 
 Per-source-type create-invocation rules (NOTES.md), and value checks that keep the catalog
-(SQLite or PostgreSQL) from ever seeing a value it rejects.
+(SQLite or PostgreSQL) from ever seeing a value it rejects. Database and collection names in
+JSON bodies are checked by the payload models; :func:`check_name` applies the same rules
+(``sync_pipelines.schemas.common``) to the form fields of add-file.
 
 Every failure is a :class:`BadRequestError` whose message starts with the field's name.
 """
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from api_bridge.errors import BadRequestError
@@ -18,9 +21,9 @@ from sync_pipelines.schemas import (
     IndexJobMetadata,
     Source,
 )
+from sync_pipelines.schemas.common import check_collection_name, check_database_name
 from sync_pipelines.settings import Settings
 
-NAME_MAX_CHARS = 255
 OBJECT_KEY_MAX_BYTES = 1024
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DEFAULT_GIT_REF = GitBranchRef(branch="HEAD")
@@ -57,14 +60,30 @@ def check_json_values(value: Any, field: str) -> None:
             check_json_values(item, f"{field}[{index}]")
 
 
-def check_name(value: str, field: str) -> str:
-    """Refuse an empty, over-long (255 characters) or NUL-bearing database/collection name."""
-    if not value:
-        raise BadRequestError(field, "must not be empty")
-    if len(value) > NAME_MAX_CHARS:
-        raise BadRequestError(field, f"must be at most {NAME_MAX_CHARS} characters")
-    check_json_values(value, field)
-    return value
+def check_name(value: str, field: str, rule: Callable[[str], str]) -> str:
+    """Apply a name rule to a field, turning its refusal into a 400 naming the field.
+
+    Args:
+        value: The name as received.
+        field: The field name used in the error message.
+        rule: :func:`check_database_name` or :func:`check_collection_name` (or alike).
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        BadRequestError: The rule refuses the name.
+    """
+    try:
+        return rule(value)
+    except ValueError as exc:
+        raise BadRequestError(field, str(exc)) from exc
+
+
+def check_add_file_names(database_name: str, collection_name: str) -> None:
+    """Refuse add-file's ``database_name`` or ``collection_name`` if Chroma would."""
+    check_name(database_name, "database_name", check_database_name)
+    check_name(collection_name, "collection_name", check_collection_name)
 
 
 def check_dense_model(model: DenseEmbeddingModel, settings: Settings, field: str) -> None:
@@ -131,7 +150,6 @@ def plan_invocation(source: Source, payload: CreateJobPayload) -> IndexJobMetada
         raise BadRequestError("source_id", "file_upload sources take invocations only via add-file")
     if target is None:
         raise BadRequestError("target_collection_name", f"is required for {_type(source)} sources")
-    check_name(target, "target_collection_name")
     return IndexJobMetadata.model_validate(
         {**kind, "database_name": source.database_name, "collection_name": target}
     )

@@ -60,7 +60,7 @@ def main() -> None:
     catalog = Catalog()
     _, secret = catalog.create_token("bench", admin=True)
     payload = {"database_name": "bench", "s3": {"bucket_name": "b", "region": "r"}}
-    payload["s3"]["collection_name"] = "kb"
+    payload["s3"]["collection_name"] = "kb1"
     source = catalog.create_source(CreateSourcePayload.model_validate(payload))
     catalog.close()
 

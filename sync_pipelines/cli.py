@@ -88,10 +88,13 @@ def token_create(
 ) -> None:
     """Create an API token; its secret is printed once and stored only as a hash."""
     from sync_pipelines.catalog import Catalog
+    from sync_pipelines.schemas.common import check_database_name
 
-    if not database or len(database) > 255 or "\x00" in database:
-        typer.echo("error: --database must be 1-255 characters", err=True)
-        raise typer.Exit(2)
+    try:
+        check_database_name(database)
+    except ValueError as exc:
+        typer.echo(f"error: --database {database!r}: {exc}", err=True)
+        raise typer.Exit(1) from exc
     catalog = Catalog()
     try:
         token, secret = catalog.create_token(database, admin=admin, label=label)

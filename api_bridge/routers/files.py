@@ -27,7 +27,7 @@ from api_bridge.errors import (
 )
 from api_bridge.multipart import FileStart, FormField, StreamingForm
 from api_bridge.spec import ADD_FILE_OPENAPI
-from api_bridge.validation import check_dense_model, check_json_values, check_name
+from api_bridge.validation import check_add_file_names, check_dense_model, check_json_values
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.schemas import (
     SOURCE_CHUNKING_ADAPTER,
@@ -162,8 +162,8 @@ def _authorize(fields: dict[str, str], token: Token) -> None:
     for name in ("database_name", "collection_name"):
         if name not in fields:
             raise BadRequestError(name, "is required and must come before the file part")
+    check_add_file_names(fields["database_name"], fields["collection_name"])
     require_database(token, fields["database_name"])
-    check_name(fields["collection_name"], "collection_name")
 
 
 @router.post(

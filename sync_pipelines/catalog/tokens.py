@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from sync_pipelines.catalog.base import CatalogBase, utcnow
 from sync_pipelines.catalog.tables import TokenRow
+from sync_pipelines.schemas.common import check_database_name
 
 TOKEN_PREFIX = "chsync_"
 MAX_TOKEN_CHARS = 256
@@ -68,9 +69,15 @@ class TokensMixin(CatalogBase):
 
         Returns:
             The stored token and its secret (shown once; only its hash is kept).
+
+        Raises:
+            ValueError: ``database_name`` is one Chroma refuses (under 3 characters) or the
+                catalog cannot store (over 255 characters, NUL).
         """
-        if not database_name:
-            raise ValueError("database_name must not be empty")
+        try:
+            check_database_name(database_name)
+        except ValueError as exc:
+            raise ValueError(f"database_name: {exc}") from exc
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = TokenRow(
             token_hash=hash_token(secret),

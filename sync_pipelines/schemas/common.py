@@ -1,5 +1,7 @@
 """Shared building blocks of the Sync API models: the base class, enums and small bodies."""
 
+import ipaddress
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
 )
+from pydantic_core import PydanticCustomError
 
 from sync_pipelines.core.records import STANDARD_METADATA_KEYS
 
@@ -19,6 +22,14 @@ SourceId = UUID
 
 CUSTOM_ID_MAX_BYTES = 120
 INT32_MAX = 2**31 - 1
+DATABASE_NAME_MIN_CHARS = 3
+"""Chroma refuses shorter database names (any other characters are accepted)."""
+COLLECTION_NAME_MAX_CHARS = 512
+CATALOG_NAME_MAX_CHARS = 255
+"""Width of the catalog's name columns (``String(255)``): the bound on stored names."""
+_COLLECTION_NAME = re.compile(
+    f"[a-zA-Z0-9][a-zA-Z0-9._-]{{1,{COLLECTION_NAME_MAX_CHARS - 2}}}[a-zA-Z0-9]"
+)
 
 RESERVED_METADATA_KEYS = STANDARD_METADATA_KEYS
 """Standard chunk metadata keys (NOTES.md) that invocation metadata may not overwrite."""
@@ -114,6 +125,76 @@ def _check_custom_id(value: str | None) -> str | None:
         raise ValueError(f"custom_id must be at most {CUSTOM_ID_MAX_BYTES} bytes of UTF-8")
     return value
 
+
+def _refuse_name(message: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_name", message)
+
+
+def _check_catalog_width(value: str) -> None:
+    if len(value) > CATALOG_NAME_MAX_CHARS:
+        raise _refuse_name(f"must be at most {CATALOG_NAME_MAX_CHARS} characters")
+    if "\x00" in value:
+        raise _refuse_name("must not contain NUL characters")
+
+
+def check_database_name(value: str) -> str:
+    """Refuse a database name Chroma or the catalog would refuse.
+
+    Chroma needs at least 3 characters and accepts any other character; the catalog stores at
+    most 255 characters and no NUL.
+
+    Args:
+        value: The database name.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        PydanticCustomError: (a ``ValueError``) whose message says what is wrong.
+    """
+    if len(value) < DATABASE_NAME_MIN_CHARS:
+        raise _refuse_name(f"must be at least {DATABASE_NAME_MIN_CHARS} characters")
+    _check_catalog_width(value)
+    return value
+
+
+def check_collection_name(value: str) -> str:
+    """Refuse a collection name Chroma or the catalog would refuse.
+
+    Chroma's rule: 3-512 characters from ``[a-zA-Z0-9._-]`` starting and ending with a
+    letter or digit, no ``..``, not an IPv4 address. The catalog stores at most 255 characters.
+
+    Args:
+        value: The collection name.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        PydanticCustomError: (a ``ValueError``) whose message says what is wrong.
+    """
+    if not _COLLECTION_NAME.fullmatch(value):
+        raise _refuse_name(
+            f"must be 3-{COLLECTION_NAME_MAX_CHARS} characters from [a-zA-Z0-9._-], starting "
+            "and ending with a letter or digit"
+        )
+    if ".." in value:
+        raise _refuse_name("must not contain two consecutive periods (..)")
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        pass
+    else:
+        raise _refuse_name("must not be an IPv4 address")
+    _check_catalog_width(value)
+    return value
+
+
+DatabaseName = Annotated[str, AfterValidator(check_database_name)]
+"""A database name Chroma accepts: at least 3 characters (at most 255, no NUL)."""
+
+CollectionName = Annotated[str, AfterValidator(check_collection_name)]
+"""A collection name Chroma accepts (see :func:`check_collection_name`)."""
 
 CustomId = Annotated[str | None, AfterValidator(_check_custom_id)]
 """A custom chunk-id prefix: non-empty, at most 120 bytes of UTF-8."""

@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, Field, RootModel, model_validator
 
 from sync_pipelines.schemas.common import (
     ChunkMetadata,
+    CollectionName,
     CustomId,
     InvocationStatusFilter,
     JobId,
@@ -198,7 +199,7 @@ class CreateJobPayload(SpecModel):
     metadata: ChunkMetadata = None
     object_key: str | None = Field(default=None, min_length=1)
     ref_identifier: GitRefIdentifier | None = None
-    target_collection_name: str | None = Field(default=None, min_length=1)
+    target_collection_name: CollectionName | None = None
 
 
 class LatestByKeysRequest(SpecModel):

@@ -19,7 +19,14 @@ from sync_pipelines.schemas.chunking import (
     TreeSitterChunkingConfig,
     default_chunking,
 )
-from sync_pipelines.schemas.common import INT32_MAX, AutoSync, SpecModel, omitted_if_none
+from sync_pipelines.schemas.common import (
+    INT32_MAX,
+    AutoSync,
+    CollectionName,
+    DatabaseName,
+    SpecModel,
+    omitted_if_none,
+)
 from sync_pipelines.schemas.embedding import (
     DenseEmbeddingConfig,
     DenseEmbeddingModel,
@@ -105,9 +112,10 @@ class CreateS3SourceConfig(S3SourceConfig):
     """The ``s3`` part of a create-source body: may carry inline AWS keys (write-only).
 
     The inline pair is stored as a new credential; the resulting source then shows only its
-    ``aws_credential_id``.
+    ``aws_credential_id``. ``collection_name`` must be a name Chroma accepts.
     """
 
+    collection_name: CollectionName
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
 
@@ -198,7 +206,7 @@ class CreateSourcePayload(_TypeKeyed):
     given they must agree, and when neither is, ``all-MiniLM-L6-v2`` is used.
     """
 
-    database_name: str = Field(min_length=1)
+    database_name: DatabaseName
     github: GithubSourceConfig | None = omitted_if_none()
     web_scrape: WebScrapeSourceConfig | None = omitted_if_none()
     s3: CreateS3SourceConfig | None = omitted_if_none()

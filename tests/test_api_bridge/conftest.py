@@ -36,7 +36,7 @@ SPEC: dict[str, Any] = json.loads(
 REGISTRY: Registry = Registry().with_resource(
     "urn:spec", Resource.from_contents(SPEC, default_specification=DRAFT202012)
 )
-S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb"}
+S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb1"}
 
 
 def _path_regex(template: str) -> re.Pattern[str]:
@@ -127,7 +127,7 @@ TokenHeaders = Callable[..., dict[str, str]]
 
 @pytest.fixture
 def make_token(catalog: Catalog) -> TokenHeaders:
-    def make(database: str = "db", admin: bool = False) -> dict[str, str]:
+    def make(database: str = "db1", admin: bool = False) -> dict[str, str]:
         _, secret = catalog.create_token(database, admin=admin)
         return {"x-chroma-token": secret}
 
@@ -136,16 +136,18 @@ def make_token(catalog: Catalog) -> TokenHeaders:
 
 @pytest.fixture
 def admin(make_token: TokenHeaders) -> dict[str, str]:
-    return make_token("db", admin=True)
+    return make_token("db1", admin=True)
 
 
 @pytest.fixture
 def member(make_token: TokenHeaders) -> dict[str, str]:
-    return make_token("db")
+    return make_token("db1")
 
 
 def create_source(client: TestClient, headers: dict[str, str], **body: Any) -> str:
-    response = client.post("/api/v1/sources", json={"database_name": "db", **body}, headers=headers)
+    response = client.post(
+        "/api/v1/sources", json={"database_name": "db1", **body}, headers=headers
+    )
     assert response.status_code == 201, response.text
     return str(uuid.UUID(response.json()["source_id"]))
 

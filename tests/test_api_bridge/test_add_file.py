@@ -56,7 +56,7 @@ def upload(
 
 
 FIELDS: list[tuple[str, str | bytes, str | None]] = [
-    ("database_name", "db", None),
+    ("database_name", "db1", None),
     ("collection_name", "files", None),
 ]
 
@@ -84,7 +84,7 @@ def test_upload_is_stored_and_queued(
     assert record.source_type == "file_upload"
     assert record.job.metadata.model_dump(mode="json", exclude_none=True) == {
         "file_upload": {"filename": "notes.md"},
-        "database_name": "db",
+        "database_name": "db1",
         "collection_name": "files",
     }
     assert (record.custom_id, record.extra_metadata) == (
@@ -133,7 +133,11 @@ def test_upload_bad_requests_are_400_naming_the_field(
 def test_upload_for_another_database_is_403_and_stores_nothing(
     client: TestClient, member: dict[str, str], settings: Settings
 ) -> None:
-    parts = [("database_name", "other", None), ("collection_name", "c", None), ("file", b"x", "a")]
+    parts = [
+        ("database_name", "other", None),
+        ("collection_name", "col", None),
+        ("file", b"x", "a"),
+    ]
     response = upload(client, member, parts, 1)
     assert response.status_code == 403
     assert stored_files(settings) == []
@@ -145,7 +149,7 @@ def test_upload_over_server_limit_is_413(
 ) -> None:
     monkeypatch.setenv("CHROMA_SYNC_MAX_UPLOAD_BYTES", "4")
     small_app = create_app(Settings(), orchestrator_probe=lambda: True)
-    _, secret = small_app.state.catalog.create_token("db")
+    _, secret = small_app.state.catalog.create_token("db1")
     with TestClient(small_app) as small:
         over = upload(small, {"x-chroma-token": secret}, [*FIELDS, ("file", b"hello", "a")], 5)
     assert over.status_code == 413
@@ -157,7 +161,7 @@ def test_too_many_concurrent_uploads_is_429(
 ) -> None:
     monkeypatch.setenv("CHROMA_SYNC_MAX_CONCURRENT_UPLOADS", "1")
     app = create_app(Settings(), orchestrator_probe=lambda: True)
-    _, secret = app.state.catalog.create_token("db")
+    _, secret = app.state.catalog.create_token("db1")
     body = multipart([*FIELDS, ("file", b"0123456789", "a.txt")])
     with live_server(app) as base:
         url = urlsplit(base)

@@ -2,7 +2,9 @@
 
 Contract: a token secret is ``chsync_`` + 43 url-safe characters, printed once by
 ``token create`` and stored only as its sha256; ``token list`` never shows it; a revoked,
-wrong or missing token is 401 on every operation except ``/health``; ``--admin`` is recorded.
+wrong or missing token is 401 on every operation except ``/health``; ``--admin`` is recorded;
+``token create`` refuses a database name Chroma refuses (under 3 characters) with one error
+line and exit code 1, storing nothing.
 """
 
 import hashlib
@@ -20,7 +22,7 @@ from tests.test_api_bridge.conftest import SPEC
 
 
 def test_token_is_stored_only_as_its_hash(catalog: Catalog) -> None:
-    token, secret = catalog.create_token("db", admin=True, label="ci")
+    token, secret = catalog.create_token("db1", admin=True, label="ci")
     assert re.fullmatch(r"chsync_[A-Za-z0-9_-]{43}", secret)
     with catalog.engine.connect() as conn:
         rows = conn.execute(select(TokenRow.__table__)).mappings().all()
@@ -38,13 +40,13 @@ def test_token_is_stored_only_as_its_hash(catalog: Catalog) -> None:
 
 def test_cli_token_commands(chroma_sync_home) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
-    created = runner.invoke(cli, ["token", "create", "--database", "db", "--admin"])
+    created = runner.invoke(cli, ["token", "create", "--database", "db1", "--admin"])
     assert created.exit_code == 0, created.output
     secrets_printed = re.findall(r"chsync_[A-Za-z0-9_-]{43}", created.output)
     assert len(secrets_printed) == 1
     listed = runner.invoke(cli, ["token", "list"])
     assert listed.exit_code == 0
-    assert "db\tadmin" in listed.output and "active" in listed.output
+    assert "db1\tadmin" in listed.output and "active" in listed.output
     assert secrets_printed[0] not in listed.output
     catalog = Catalog()
     try:
@@ -56,13 +58,23 @@ def test_cli_token_commands(chroma_sync_home) -> None:  # type: ignore[no-untype
     finally:
         catalog.close()
     assert runner.invoke(cli, ["token", "revoke", "999"]).exit_code == 1
-    assert runner.invoke(cli, ["token", "create", "--database", ""]).exit_code == 2
+    for refused in ("", "ab"):
+        short = runner.invoke(cli, ["token", "create", "--database", refused])
+        assert short.exit_code == 1
+        assert short.output.splitlines() == [
+            f"error: --database {refused!r}: must be at least 3 characters"
+        ]
+    catalog = Catalog()
+    try:
+        assert [t.database_name for t in catalog.list_tokens()] == ["db1"]
+    finally:
+        catalog.close()
 
 
 def test_every_operation_but_health_needs_a_valid_token(
     client: TestClient, catalog: Catalog
 ) -> None:
-    token, secret = catalog.create_token("db", admin=True)
+    token, secret = catalog.create_token("db1", admin=True)
     catalog.revoke_token(token.id)
     some_id = uuid.uuid4()
     for path, methods in SPEC["paths"].items():

@@ -40,10 +40,10 @@ CHECKS = [
 
 def _seed(catalog: Catalog) -> dict[str, str]:
     source = catalog.create_source(
-        CreateSourcePayload.model_validate({"database_name": "db", "s3": S3})
+        CreateSourcePayload.model_validate({"database_name": "db1", "s3": S3})
     )
     metadata = IndexJobMetadata.model_validate(
-        {"database_name": "db", "collection_name": "kb", "s3": {"bucket_name": "docs"}}
+        {"database_name": "db1", "collection_name": "kb1", "s3": {"bucket_name": "docs"}}
     )
     job = catalog.create_invocation(source.id, metadata, object_key="seed")
     return {"source_id": str(source.id), "invocation_id": str(job.id)}
@@ -52,7 +52,7 @@ def _seed(catalog: Catalog) -> dict[str, str]:
 def test_fuzz_every_operation(settings: Settings) -> None:
     app = create_app(settings, orchestrator_probe=lambda: True)
     catalog: Catalog = app.state.catalog
-    _, secret = catalog.create_token("db", admin=True)
+    _, secret = catalog.create_token("db1", admin=True)
     schema = schemathesis.openapi.from_dict(load_spec())
     schema.app = app
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -87,7 +87,7 @@ def fuzz_operation(
             for name in case.path_parameters or {}:
                 case.path_parameters[name] = real_ids[name]
             if isinstance(case.body, dict) and "database_name" in case.body:
-                case.body["database_name"] = "db"
+                case.body["database_name"] = "db1"
         response = case.call(headers={"x-chroma-token": secret})
         answered.append((case.operation.label, response.status_code))
         case.validate_response(response, checks=CHECKS)

@@ -70,7 +70,7 @@ def test_default_probe_reads_the_sensor_daemon_heartbeat(
 def test_body_over_limit_is_413(
     raw_client: TestClient, admin: dict[str, str], settings: Settings
 ) -> None:
-    big = {"database_name": "db", "s3": {"x": "y" * settings.api_max_body_bytes}}
+    big = {"database_name": "db1", "s3": {"x": "y" * settings.api_max_body_bytes}}
     response = raw_client.post("/api/v1/sources", json=big, headers=admin)
     assert response.status_code == 413
     assert response.json()["error"] == "PayloadTooLargeError"

@@ -35,7 +35,7 @@ def test_s3_invocation_is_stored_pending_with_its_fields(
     job = client.get(f"/api/v1/invocations/{invocation_id}", headers=admin).json()
     assert job["status"] == "pending"
     assert job["source_id"] == s3_source
-    assert job["metadata"]["collection_name"] == "kb"
+    assert job["metadata"]["collection_name"] == "kb1"
     assert job["metadata"]["s3"]["object_key"] == "docs/a.md"
 
 
@@ -92,10 +92,10 @@ def test_web_rules(client: TestClient, admin: dict[str, str]) -> None:
     assert "target_collection_name" in client.post(url, json={}, headers=admin).json()["message"]
     for field, value in (("object_key", "a"), ("ref_identifier", {"branch": "b"})):
         refused = client.post(
-            url, json={"target_collection_name": "w", field: value}, headers=admin
+            url, json={"target_collection_name": "web", field: value}, headers=admin
         )
         assert refused.status_code == 400 and field in refused.json()["message"]
-    created = client.post(url, json={"target_collection_name": "w"}, headers=admin)
+    created = client.post(url, json={"target_collection_name": "web"}, headers=admin)
     assert created.status_code == 201
     job = client.get(f"/api/v1/invocations/{created.json()['invocation_id']}", headers=admin)
     assert job.json()["metadata"]["web_scrape"] == {"starting_url": "https://example.org/"}
@@ -154,7 +154,7 @@ def test_list_invocations_filters_and_scoping(
         ids.append(created.json()["invocation_id"])
     client.put(f"/api/v1/invocations/{ids[0]}", headers=admin)
     gh = create_source(client, admin, github={"repository": "o/r"})
-    gh_id = client.post(invocations(gh), json={"target_collection_name": "c"}, headers=admin)
+    gh_id = client.post(invocations(gh), json={"target_collection_name": "col"}, headers=admin)
     listed = client.get("/api/v1/invocations", headers=admin).json()
     assert [j["id"] for j in listed] == [gh_id.json()["invocation_id"], *reversed(ids)]
     by_source = client.get(f"/api/v1/invocations?source_id={s3_source}&order_by=ASC", headers=admin)

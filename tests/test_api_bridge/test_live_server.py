@@ -45,7 +45,7 @@ def call(session: requests.Session, method: str, url: str, path: str, **kw) -> r
 def test_concurrent_duplicates_give_one_201_then_cancel(
     live_catalog: Catalog, settings: Settings
 ) -> None:
-    _, secret = live_catalog.create_token("db", admin=True)
+    _, secret = live_catalog.create_token("db1", admin=True)
     headers = {"x-chroma-token": secret}
     app = create_app(settings, catalog=live_catalog, orchestrator_probe=lambda: True)
     with live_server(app) as base, requests.Session() as session:
@@ -54,7 +54,7 @@ def test_concurrent_duplicates_give_one_201_then_cancel(
             "POST",
             base,
             "/api/v1/sources",
-            json={"database_name": "db", "s3": S3},
+            json={"database_name": "db1", "s3": S3},
             headers=headers,
         )
         source_id = created.json()["source_id"]
@@ -79,7 +79,7 @@ def test_concurrent_duplicates_give_one_201_then_cancel(
         for thread in threads:
             thread.join(60)
         assert sorted(statuses) == [201] + [409] * (THREADS - 1)
-        pending = live_catalog.list_invocations(database_name="db", status="pending")
+        pending = live_catalog.list_invocations(database_name="db1", status="pending")
         assert [str(job.id) for job in pending] == winners
         invocation = f"/api/v1/invocations/{winners[0]}"
         cancelled = call(session, "PUT", base, invocation, headers=headers)

@@ -19,7 +19,7 @@ def test_create_source_stores_resolved_settings_without_secrets(
     client: TestClient, admin: dict[str, str]
 ) -> None:
     body = {
-        "database_name": "db",
+        "database_name": "db1",
         "s3": {**S3, "aws_access_key_id": "AKIA1", "aws_secret_access_key": "s3cr3t-value"},
         "chunking": {"type": "lines", "max_lines": 20},
     }
@@ -30,7 +30,7 @@ def test_create_source_stores_resolved_settings_without_secrets(
     assert got.status_code == 200
     source = got.json()
     assert source["id"] == source_id
-    assert source["database_name"] == "db"
+    assert source["database_name"] == "db1"
     assert source["s3"]["bucket_name"] == "docs"
     assert isinstance(source["s3"]["aws_credential_id"], int)
     assert source["chunking"] == {"type": "lines", "max_lines": 20, "max_size_bytes": 1500}
@@ -42,21 +42,21 @@ def test_create_source_bad_inputs_are_400_naming_the_field(
     client: TestClient, admin: dict[str, str]
 ) -> None:
     cases = [
-        ({"database_name": "db", "s3": {**S3, "region": 5}}, "s3.region"),
-        ({"database_name": "db", "s3": {**S3, "colour": "red"}}, "s3.colour"),
-        ({"database_name": "db", "github": {"repository": "o/r"}, "extra": 1}, "extra"),
-        ({"database_name": "db", "file_upload": {}}, "file_upload"),
-        ({"database_name": "db", "s3": {**S3}, "chunking": {"type": "words"}}, "chunking"),
+        ({"database_name": "db1", "s3": {**S3, "region": 5}}, "s3.region"),
+        ({"database_name": "db1", "s3": {**S3, "colour": "red"}}, "s3.colour"),
+        ({"database_name": "db1", "github": {"repository": "o/r"}, "extra": 1}, "extra"),
+        ({"database_name": "db1", "file_upload": {}}, "file_upload"),
+        ({"database_name": "db1", "s3": {**S3}, "chunking": {"type": "words"}}, "chunking"),
         (
             {
-                "database_name": "db",
+                "database_name": "db1",
                 "web_scrape": {"starting_url": "https://x.org"},
                 "embedding": {},
             }
             | {"embedding_model": {"model": "Qwen/Qwen3-Embedding-0.6B"}},
             "embedding.dense.model",
         ),
-        ({"database_name": "db", "s3": {**S3, "collection_name": "a\x00b"}}, "s3.collection_name"),
+        ({"database_name": "db1", "s3": {**S3, "collection_name": "a\x00b"}}, "s3.collection_name"),
     ]
     for body, field in cases:
         response = client.post("/api/v1/sources", json=body, headers=admin)
@@ -75,7 +75,7 @@ def test_create_source_bad_inputs_are_400_naming_the_field(
 def test_create_source_needs_admin_and_own_database(
     client: TestClient, member: dict[str, str], admin: dict[str, str]
 ) -> None:
-    body = {"database_name": "db", "s3": S3}
+    body = {"database_name": "db1", "s3": S3}
     assert client.post("/api/v1/sources", json=body, headers=member).status_code == 403
     other = client.post("/api/v1/sources", json={**body, "database_name": "other"}, headers=admin)
     assert other.status_code == 403
@@ -87,7 +87,7 @@ def test_create_source_needs_admin_and_own_database(
 def test_create_source_with_unknown_credential_is_404(
     client: TestClient, admin: dict[str, str]
 ) -> None:
-    body = {"database_name": "db", "s3": {**S3, "aws_credential_id": 999}}
+    body = {"database_name": "db1", "s3": {**S3, "aws_credential_id": 999}}
     response = client.post("/api/v1/sources", json=body, headers=admin)
     assert response.status_code == 404
     assert "aws_credential_id" in response.json()["message"]
@@ -113,7 +113,7 @@ def test_list_sources_filters_pages_and_orders(
     assert len(client.get("/api/v1/sources", headers=other_admin).json()) == 1
     github = client.get("/api/v1/sources?source_type=github", headers=admin).json()
     assert [s["id"] for s in github] == [gh_id]
-    assert client.get("/api/v1/sources?database_name=db", headers=admin).status_code == 200
+    assert client.get("/api/v1/sources?database_name=db1", headers=admin).status_code == 200
     assert client.get("/api/v1/sources?database_name=other", headers=admin).status_code == 403
     for query in ("limit=-1", "offset=x", "order_by=UP", "source_type=file_upload"):
         bad = client.get(f"/api/v1/sources?{query}", headers=admin)

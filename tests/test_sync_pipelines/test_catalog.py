@@ -45,7 +45,7 @@ SPEC = json.loads(
 REGISTRY: Registry = Registry().with_resource(
     "urn:spec", Resource.from_contents(SPEC, default_specification=DRAFT202012)
 )
-S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb"}
+S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb1"}
 SECRET = "wJalrXUtnFEMI-very-secret"
 
 
@@ -70,13 +70,13 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]
         cat.close()
 
 
-def s3_source(catalog: Catalog, db: str = "db", **s3: Any) -> Source:
+def s3_source(catalog: Catalog, db: str = "db1", **s3: Any) -> Source:
     return catalog.create_source(
         CreateSourcePayload.model_validate({"database_name": db, "s3": {**S3, **s3}})
     )
 
 
-def s3_meta(key: str, db: str = "db", collection: str = "kb") -> IndexJobMetadata:
+def s3_meta(key: str, db: str = "db1", collection: str = "kb1") -> IndexJobMetadata:
     return IndexJobMetadata.model_validate(
         {
             "database_name": db,
@@ -116,7 +116,7 @@ def test_source_crud_and_scoping(catalog: Catalog) -> None:
     gh = catalog.create_source(
         CreateSourcePayload.model_validate(
             {
-                "database_name": "db",
+                "database_name": "db1",
                 "github": {"repository": "chroma-core/chroma", "include_globs": ["**/*.md"]},
                 "chunking": {"type": "lines", "max_lines": 20},
             }
@@ -129,14 +129,14 @@ def test_source_crud_and_scoping(catalog: Catalog) -> None:
     assert gh.chunking.model_dump() == {"type": "lines", "max_lines": 20, "max_size_bytes": 1500}
     fetched = catalog.get_source(gh.id)
     assert fetched == gh
-    assert catalog.get_source(gh.id, database_name="db") == gh
+    assert catalog.get_source(gh.id, database_name="db1") == gh
     assert catalog.get_source(gh.id, database_name="other") is None
     assert catalog.get_source(uuid.uuid4()) is None
     assert_spec_valid("Source", gh)
 
     web = catalog.create_source(
         CreateSourcePayload.model_validate(
-            {"database_name": "db", "web_scrape": {"starting_url": "https://example.com/"}}
+            {"database_name": "db1", "web_scrape": {"starting_url": "https://example.com/"}}
         )
     )
     assert catalog.get_source(web.id) == web
@@ -155,12 +155,12 @@ def test_inline_keys_become_a_credential_and_never_leak(catalog: Catalog) -> Non
     assert source.s3 is not None
     cred_id = source.s3.aws_credential_id
     assert isinstance(cred_id, int)
-    listed = catalog.list_credentials("db")
+    listed = catalog.list_credentials("db1")
     assert [(c.id, c.access_key_id) for c in listed] == [(cred_id, "AKIAEXAMPLE")]
     assert catalog.list_credentials("other") == []
     dumps = [
         source.model_dump_json(),
-        json.dumps([s.model_dump(mode="json") for s in catalog.list_sources("db")]),
+        json.dumps([s.model_dump(mode="json") for s in catalog.list_sources("db1")]),
         json.dumps([c.model_dump(mode="json") for c in listed]),
     ]
     assert all(SECRET not in d for d in dumps)
@@ -176,7 +176,7 @@ def test_inline_keys_become_a_credential_and_never_leak(catalog: Catalog) -> Non
         s3_source(catalog, db="other", aws_credential_id=cred_id)
     with pytest.raises(CredentialNotFoundError):
         s3_source(catalog, aws_credential_id=cred_id + 1000)
-    explicit = catalog.create_credential("db", "AKIA2", "s2")
+    explicit = catalog.create_credential("db1", "AKIA2", "s2")
     assert explicit.id != cred_id
     assert [c.id for c in catalog.list_credentials()] == [cred_id, explicit.id]
 
@@ -184,24 +184,28 @@ def test_inline_keys_become_a_credential_and_never_leak(catalog: Catalog) -> Non
 def test_list_sources_filters_pages_and_orders(catalog: Catalog) -> None:
     created = [s3_source(catalog) for _ in range(5)]
     gh = catalog.create_source(
-        CreateSourcePayload.model_validate({"database_name": "db", "github": {"repository": "a/b"}})
+        CreateSourcePayload.model_validate(
+            {"database_name": "db1", "github": {"repository": "a/b"}}
+        )
     )
     s3_source(catalog, db="other")
     ids = [s.id for s in [*created, gh]]
-    assert [s.id for s in catalog.list_sources("db", order_by="ASC")] == ids
-    assert [s.id for s in catalog.list_sources("db")] == ids[::-1]
-    assert [s.id for s in catalog.list_sources("db", limit=2, offset=1, order_by="ASC")] == ids[1:3]
-    assert [s.id for s in catalog.list_sources("db", source_type="github")] == [gh.id]
-    assert len(catalog.list_sources("db", source_type="s3")) == 5
+    assert [s.id for s in catalog.list_sources("db1", order_by="ASC")] == ids
+    assert [s.id for s in catalog.list_sources("db1")] == ids[::-1]
+    assert [s.id for s in catalog.list_sources("db1", limit=2, offset=1, order_by="ASC")] == ids[
+        1:3
+    ]
+    assert [s.id for s in catalog.list_sources("db1", source_type="github")] == [gh.id]
+    assert len(catalog.list_sources("db1", source_type="s3")) == 5
     assert len(catalog.list_sources()) == 7
-    assert catalog.list_sources("db", limit=0) == []
+    assert catalog.list_sources("db1", limit=0) == []
     assert catalog.list_sources("nobody") == []
 
 
 def test_file_upload_source_is_one_per_database(catalog: Catalog) -> None:
-    first = catalog.ensure_file_upload_source("db")
+    first = catalog.ensure_file_upload_source("db1")
     assert first.source_type == "file_upload"
-    assert catalog.ensure_file_upload_source("db").id == first.id
+    assert catalog.ensure_file_upload_source("db1").id == first.id
     assert catalog.ensure_file_upload_source("db2").id != first.id
     assert_spec_valid("Source", first)
 
@@ -253,35 +257,37 @@ def test_invocation_lifecycle_and_filters(catalog: Catalog) -> None:
     def ids(**kw: Any) -> list[uuid.UUID]:
         return [j.id for j in catalog.list_invocations(**kw)]
 
-    assert ids(database_name="db", order_by="ASC") == [
+    assert ids(database_name="db1", order_by="ASC") == [
         job.id,
         failing.id,
         cancelled.id,
         pending.id,
     ]
-    assert ids(database_name="db", limit=2) == [pending.id, cancelled.id]
-    assert ids(database_name="db", offset=3) == [job.id]
+    assert ids(database_name="db1", limit=2) == [pending.id, cancelled.id]
+    assert ids(database_name="db1", offset=3) == [job.id]
     for word, expected in [
         ("complete", job.id),
         ("failed", failing.id),
         ("cancelled", cancelled.id),
         ("pending", pending.id),
     ]:
-        assert ids(database_name="db", status=word) == [expected]
-    assert ids(database_name="db", status="processing") == []
+        assert ids(database_name="db1", status=word) == [expected]
+    assert ids(database_name="db1", status="processing") == []
     assert ids(source_id=source.id, status="pending") == [pending.id]
     assert ids(database_name="other") == [other.id]
-    assert ids(database_name="db", source_type="github") == []
+    assert ids(database_name="db1", source_type="github") == []
     assert len(ids()) == 5
 
 
 def test_github_invocation_keeps_ref(catalog: Catalog) -> None:
     gh = catalog.create_source(
-        CreateSourcePayload.model_validate({"database_name": "db", "github": {"repository": "a/b"}})
+        CreateSourcePayload.model_validate(
+            {"database_name": "db1", "github": {"repository": "a/b"}}
+        )
     )
     meta = IndexJobMetadata.model_validate(
         {
-            "database_name": "db",
+            "database_name": "db1",
             "collection_name": "code",
             "github": {"git_ref_identifier": {"sha": "abc"}},
         }
@@ -392,7 +398,7 @@ def test_delete_source_cancels_pending_and_keeps_history(catalog: Catalog) -> No
     assert after_running.status.word == "processing"
     assert after_pending.source_id is None and after_running.source_id is None
     assert catalog.mark_complete(running.id) is True
-    assert len(catalog.list_invocations(database_name="db")) == 2
+    assert len(catalog.list_invocations(database_name="db1")) == 2
     assert catalog.list_invocations(source_id=source.id) == []
 
 

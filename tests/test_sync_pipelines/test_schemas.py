@@ -3,10 +3,10 @@
 Contract: for every component schema of ``spec/sync.openapi.patched.json`` there is a Python
 type in ``SPEC_SCHEMAS``; valid example payloads (every oneOf variant) parse with it and its
 ``model_dump(mode="json")`` (with and without ``exclude_none``) validates against the spec
-schema (JSON Schema 2020-12, refs resolved over the spec document); payloads the spec or
-NOTES.md rejects are rejected by the model (and the spec agrees where it is the spec's rule);
-and the model's JSON schema has the spec's property names, required sets and enum values,
-except for the documented extension and write-only fields.
+schema (JSON Schema 2020-12, refs resolved over the spec document); payloads the spec,
+NOTES.md or Chroma's name rules reject are rejected by the model (and the spec agrees where
+it is the spec's rule); and the model's JSON schema has the spec's property names, required
+sets and enum values, except for the documented extension and write-only fields.
 """
 
 import json
@@ -63,7 +63,7 @@ def spec_errors(name: str, instance: Any) -> list[str]:
 SID = "5f0c6a1e-7d1b-4c1e-9a57-2f4b9c0e1d11"
 JID = "0b8f2d64-1f8e-4a53-8b3a-6e0f0c7a9d22"
 TS = "2025-03-04T05:06:07.123000Z"
-S3_CFG = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb"}
+S3_CFG = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb1"}
 GITHUB_CFG = {"repository": "chroma-core/chroma"}
 WEB_CFG = {"starting_url": "https://docs.trychroma.com/"}
 DENSE = {"model": "all-MiniLM-L6-v2"}
@@ -71,18 +71,22 @@ QWEN = {"model": "Qwen/Qwen3-Embedding-0.6B", "task": {"task_name": "generic_ret
 CHUNK_TS = {"type": "tree_sitter", "max_size_bytes": 1500}
 CHUNK_LINES = {"type": "lines", "max_lines": 40, "max_size_bytes": 2000}
 EMBEDDING = {"dense": DENSE, "sparse": None}
-META_S3 = {"database_name": "db", "collection_name": "kb", "s3": {"bucket_name": "docs"}}
+META_S3 = {"database_name": "db1", "collection_name": "kb1", "s3": {"bucket_name": "docs"}}
 META_GH = {
-    "database_name": "db",
+    "database_name": "db1",
     "collection_name": "code",
     "github": {"git_ref_identifier": {"branch": "main"}},
 }
 META_WEB = {
-    "database_name": "db",
+    "database_name": "db1",
     "collection_name": "site",
     "web_scrape": {"starting_url": "https://example.com/"},
 }
-META_FILE = {"database_name": "db", "collection_name": "f", "file_upload": {"filename": "a.md"}}
+META_FILE = {
+    "database_name": "db1",
+    "collection_name": "files",
+    "file_upload": {"filename": "a.md"},
+}
 JOB = {"id": JID, "status": "pending", "metadata": META_S3, "source_id": SID, "created_at": TS}
 JOB_DONE = {
     "id": JID,
@@ -92,7 +96,7 @@ JOB_DONE = {
 }
 SOURCE_COMMON = {
     "id": SID,
-    "database_name": "db",
+    "database_name": "db1",
     "embedding_model": DENSE,
     "chunking": CHUNK_TS,
     "embedding": EMBEDDING,
@@ -118,11 +122,11 @@ VALID: dict[str, list[Any]] = {
     ],
     "CreateJobResponse": [{"invocation_id": JID}],
     "CreateSourcePayload": [
-        {"database_name": "db", "github": GITHUB_CFG},
-        {"database_name": "db", "github": {**GITHUB_CFG, "include_globs": ["**/*.py"]}},
-        {"database_name": "db", "web_scrape": WEB_CFG, "chunking": CHUNK_LINES},
+        {"database_name": "db1", "github": GITHUB_CFG},
+        {"database_name": "db1", "github": {**GITHUB_CFG, "include_globs": ["**/*.py"]}},
+        {"database_name": "db1", "web_scrape": WEB_CFG, "chunking": CHUNK_LINES},
         {
-            "database_name": "db",
+            "database_name": "db1",
             "web_scrape": {
                 **WEB_CFG,
                 "max_depth": 3,
@@ -131,14 +135,14 @@ VALID: dict[str, list[Any]] = {
                 "exclude_path_regexes": ["\\.pdf$"],
             },
         },
-        {"database_name": "db", "s3": S3_CFG, "embedding_model": DENSE},
-        {"database_name": "db", "s3": {**S3_CFG, "aws_credential_id": 7, "auto_sync": "none"}},
+        {"database_name": "db1", "s3": S3_CFG, "embedding_model": DENSE},
+        {"database_name": "db1", "s3": {**S3_CFG, "aws_credential_id": 7, "auto_sync": "none"}},
         {
-            "database_name": "db",
+            "database_name": "db1",
             "s3": {**S3_CFG, "aws_access_key_id": "AKIA", "aws_secret_access_key": "shh"},
             "embedding": {"dense": QWEN, "sparse": {"key": "sp", "model": "Chroma/BM25"}},
         },
-        {"database_name": "db", "s3": {**S3_CFG, "path_prefix": "docs/"}, "chunking": CHUNK_TS},
+        {"database_name": "db1", "s3": {**S3_CFG, "path_prefix": "docs/"}, "chunking": CHUNK_TS},
     ],
     "CreateSourceResponse": [{"source_id": SID}],
     "DenseEmbeddingConfig": [DENSE, QWEN],
@@ -161,8 +165,8 @@ VALID: dict[str, list[Any]] = {
             },
         },
         {
-            "database_name": "db",
-            "collection_name": "c",
+            "database_name": "db1",
+            "collection_name": "col",
             "github": {"git_ref_identifier": {"sha": "a1"}},
         },
     ],
@@ -243,19 +247,21 @@ INVALID: dict[str, list[tuple[Any, bool]]] = {
         ({"ref_identifier": {"sha": "a", "branch": "b"}}, True),
         ({"metadata": []}, True),
         ({"target_collection_name": 5}, True),
+        ({"target_collection_name": "kb"}, False),  # Chroma's collection name rule
+        ({"target_collection_name": "10.0.0.1"}, False),
         ({"unknown": 1}, False),
     ],
     "CreateJobResponse": [({"invocation_id": 1}, True)],
     "CreateSourcePayload": [
         ({"github": GITHUB_CFG}, True),
-        ({"database_name": "db"}, True),
-        ({"database_name": "db", "github": GITHUB_CFG, "s3": S3_CFG}, True),
-        ({"database_name": "db", "s3": {"bucket_name": "b", "region": "r"}}, True),
-        ({"database_name": "db", "s3": {**S3_CFG, "aws_access_key_id": "AKIA"}}, False),
-        ({"database_name": "db", "s3": {**S3_CFG, "aws_secret_access_key": "s"}}, False),
+        ({"database_name": "db1"}, True),
+        ({"database_name": "db1", "github": GITHUB_CFG, "s3": S3_CFG}, True),
+        ({"database_name": "db1", "s3": {"bucket_name": "b", "region": "r"}}, True),
+        ({"database_name": "db1", "s3": {**S3_CFG, "aws_access_key_id": "AKIA"}}, False),
+        ({"database_name": "db1", "s3": {**S3_CFG, "aws_secret_access_key": "s"}}, False),
         (
             {
-                "database_name": "db",
+                "database_name": "db1",
                 "s3": {
                     **S3_CFG,
                     "aws_credential_id": 1,
@@ -265,24 +271,26 @@ INVALID: dict[str, list[tuple[Any, bool]]] = {
             },
             False,
         ),
-        ({"database_name": "db", "file_upload": {}}, False),
+        ({"database_name": "db1", "file_upload": {}}, False),
         (
-            {"database_name": "db", "s3": S3_CFG, "chunking": {"type": "lines", "max_lines": -1}},
+            {"database_name": "db1", "s3": S3_CFG, "chunking": {"type": "lines", "max_lines": -1}},
             True,
         ),
-        ({"database_name": "db", "s3": S3_CFG, "embedding_model": {"model": "gpt"}}, True),
-        ({"database_name": "db", "web_scrape": {**WEB_CFG, "page_limit": -1}}, True),
-        ({"database_name": "db", "github": {**GITHUB_CFG, "include_globs": ["a", "a"]}}, True),
+        ({"database_name": "db1", "s3": S3_CFG, "embedding_model": {"model": "gpt"}}, True),
+        ({"database_name": "db1", "web_scrape": {**WEB_CFG, "page_limit": -1}}, True),
+        ({"database_name": "db1", "github": {**GITHUB_CFG, "include_globs": ["a", "a"]}}, True),
         (
             {
-                "database_name": "db",
+                "database_name": "db1",
                 "s3": S3_CFG,
                 "embedding_model": DENSE,
                 "embedding": {"dense": QWEN},
             },
             False,
         ),
-        ({"database_name": "db", "s3": S3_CFG, "extra": 1}, False),
+        ({"database_name": "db1", "s3": S3_CFG, "extra": 1}, False),
+        ({"database_name": "ab", "github": GITHUB_CFG}, False),  # Chroma: at least 3 characters
+        ({"database_name": "db1", "s3": {**S3_CFG, "collection_name": "a..b"}}, False),
     ],
     "CreateSourceResponse": [({}, True)],
     "DenseEmbeddingConfig": [({"model": "text-embedding-3"}, True)],
@@ -291,9 +299,9 @@ INVALID: dict[str, list[tuple[Any, bool]]] = {
     "GitRefIdentifier": [({}, True), ({"sha": "a", "branch": "b"}, True), ({"tag": "v1"}, True)],
     "HashMap": [({"k": {"id": JID}}, True)],
     "IndexJobMetadata": [
-        ({"database_name": "db", "collection_name": "c"}, True),
+        ({"database_name": "db1", "collection_name": "col"}, True),
         ({**META_S3, "web_scrape": {}}, True),
-        ({"collection_name": "c", "s3": {"bucket_name": "b"}}, True),
+        ({"collection_name": "col", "s3": {"bucket_name": "b"}}, True),
     ],
     "IndexJobMetadataKind": [({"s3": {}}, True), ({"github": {}}, True)],
     "InvocationStatusFilter": [("done", True)],
@@ -473,7 +481,7 @@ def test_model_json_schema_matches_spec_shape(name: str, mode: Any) -> None:
 def test_source_payload_defaults_and_secrets() -> None:
     payload = CreateSourcePayload.model_validate(
         {
-            "database_name": "db",
+            "database_name": "db1",
             "s3": {**S3_CFG, "aws_access_key_id": "AKIA", "aws_secret_access_key": "shh"},
         }
     )
@@ -490,7 +498,7 @@ def test_source_payload_defaults_and_secrets() -> None:
     assert stored.s3 is not None and stored.s3.aws_credential_id == 9
 
     from_dense = CreateSourcePayload.model_validate(
-        {"database_name": "db", "github": GITHUB_CFG, "embedding": {"dense": QWEN}}
+        {"database_name": "db1", "github": GITHUB_CFG, "embedding": {"dense": QWEN}}
     )
     assert from_dense.resolved_embedding_model().model == "Qwen/Qwen3-Embedding-0.6B"
     assert from_dense.resolved_embedding_model().task is not None
