@@ -127,19 +127,7 @@ def main() -> None:
         catalog = Catalog()
         _, token = catalog.create_token("bench", admin=True)
         source = catalog.create_source(
-            CreateSourcePayload.model_validate(
-                {
-                    "database_name": "bench",
-                    "s3": {
-                        "bucket_name": "bench",
-                        "region": "us-east-1",
-                        "collection_name": "bench",
-                        "endpoint_url": s3.endpoint_url,
-                        "aws_access_key_id": s3.access_key,
-                        "aws_secret_access_key": s3.secret_key,
-                    },
-                }
-            )
+            CreateSourcePayload.model_validate(s3.source_body("bench", "bench", "bench"))
         )
         catalog.close()
         runs = {

@@ -101,19 +101,7 @@ def main() -> None:
             total_bytes += len(body)
             client.put_object(Bucket="bench", Key=key, Body=body)
         source = Catalog(settings.resolved_catalog_url).create_source(
-            CreateSourcePayload.model_validate(
-                {
-                    "database_name": "bench",
-                    "s3": {
-                        "bucket_name": "bench",
-                        "region": "us-east-1",
-                        "collection_name": "bench",
-                        "endpoint_url": s3.endpoint_url,
-                        "aws_access_key_id": s3.access_key,
-                        "aws_secret_access_key": s3.secret_key,
-                    },
-                }
-            )
+            CreateSourcePayload.model_validate(s3.source_body("bench", "bench", "bench"))
         )
         job = build_definitions(settings).resolve_job_def(SYNC_S3_OBJECT_JOB)
         quiet = {"console": {"config": {"log_level": "ERROR"}}}

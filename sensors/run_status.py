@@ -1,5 +1,7 @@
 """Backstops for runs that end without their ops reporting: crashes and cancellations."""
 
+import warnings
+
 import dagster as dg
 
 from sync_pipelines.jobs import sync_file_upload_job, sync_s3_object_job
@@ -7,6 +9,9 @@ from sync_pipelines.ops.tracking import invocation_id
 from sync_pipelines.resources.catalog import CatalogResource
 
 _JOBS = [sync_s3_object_job, sync_file_upload_job]
+
+# Dagster's own run-status sensor decorators pass its beta ``owners`` parameter internally.
+warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
 
 
 @dg.run_failure_sensor(

@@ -60,28 +60,19 @@ def run_demo(settings: Settings, query: str, echo: Callable[[str], None]) -> int
         client = s3.client()
         if DEMO_BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
             client.create_bucket(Bucket=DEMO_BUCKET)
-        for name, body in files:
-            client.put_object(Bucket=DEMO_BUCKET, Key=f"docs/{name}", Body=body)
+        for name, data in files:
+            client.put_object(Bucket=DEMO_BUCKET, Key=f"docs/{name}", Body=data)
         for old in catalog.list_sources(DEMO_DATABASE, source_type=SourceTypeFilter("s3")):
             if old.s3 is not None and old.s3.bucket_name == DEMO_BUCKET:
                 catalog.delete_source(old.id)
-        source = catalog.create_source(
-            CreateSourcePayload.model_validate(
-                {
-                    "database_name": DEMO_DATABASE,
-                    "s3": {
-                        "bucket_name": DEMO_BUCKET,
-                        "region": "us-east-1",
-                        "collection_name": DEMO_COLLECTION,
-                        "path_prefix": "docs/",
-                        "endpoint_url": s3.endpoint_url,
-                        "aws_access_key_id": s3.access_key,
-                        "aws_secret_access_key": s3.secret_key,
-                    },
-                    "chunking": {"type": "tree_sitter", "max_size_bytes": 400},
-                }
-            )
+        body = s3.source_body(
+            DEMO_DATABASE,
+            DEMO_BUCKET,
+            DEMO_COLLECTION,
+            path_prefix="docs/",
+            chunking={"type": "tree_sitter", "max_size_bytes": 400},
         )
+        source = catalog.create_source(CreateSourcePayload.model_validate(body))
         echo(f"source {source.id} -> collection {DEMO_DATABASE}/{DEMO_COLLECTION}")
         job = build_definitions(settings).resolve_job_def(SYNC_S3_OBJECT_JOB)
         instance = DagsterInstance.get()

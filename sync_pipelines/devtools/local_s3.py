@@ -120,6 +120,38 @@ class LocalS3Server:
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
 
+    def source_body(
+        self, database_name: str, bucket: str, collection_name: str, **extra: Any
+    ) -> dict[str, Any]:
+        """The create-source body of an S3 source on this server (inline keys, endpoint_url).
+
+        Args:
+            database_name: The source's database.
+            bucket: Bucket name.
+            collection_name: Target collection.
+            **extra: More ``s3`` fields (``path_prefix``, ...), or top-level fields passed as
+                ``chunking=...`` / ``embedding=...``.
+
+        Returns:
+            A JSON-ready body for ``POST /api/v1/sources`` or ``CreateSourcePayload``.
+        """
+        top: dict[str, Any] = {
+            k: extra.pop(k) for k in ("chunking", "embedding", "embedding_model") if k in extra
+        }
+        return {
+            "database_name": database_name,
+            "s3": {
+                "bucket_name": bucket,
+                "region": "us-east-1",
+                "collection_name": collection_name,
+                "endpoint_url": self.endpoint_url,
+                "aws_access_key_id": self.access_key,
+                "aws_secret_access_key": self.secret_key,
+                **extra,
+            },
+            **top,
+        }
+
     def start(self, timeout: float = 30.0) -> "LocalS3Server":
         """Start the server and wait until S3 answers.
 

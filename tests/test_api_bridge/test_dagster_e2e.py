@@ -116,17 +116,7 @@ def api(
 
 
 def create_source(api: Api, s3: LocalS3Server, bucket: str) -> str:
-    body = {
-        "database_name": DATABASE,
-        "s3": {
-            "bucket_name": bucket,
-            "region": "us-east-1",
-            "collection_name": f"kb-{bucket}",
-            "endpoint_url": s3.endpoint_url,
-            "aws_access_key_id": s3.access_key,
-            "aws_secret_access_key": s3.secret_key,
-        },
-    }
+    body = s3.source_body(DATABASE, bucket, f"kb-{bucket}")
     response = api.call("POST", "/api/v1/sources", json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["source_id"])

@@ -20,18 +20,7 @@ def create_s3_source(
 ) -> Source:
     """Store an S3 source for ``bucket`` on the local server (inline keys)."""
     payload = CreateSourcePayload.model_validate(
-        {
-            "database_name": DATABASE,
-            "s3": {
-                "bucket_name": bucket,
-                "region": "us-east-1",
-                "collection_name": collection,
-                "endpoint_url": server.endpoint_url,
-                "aws_access_key_id": server.access_key,
-                "aws_secret_access_key": server.secret_key,
-                **s3_extra,
-            },
-        }
+        server.source_body(DATABASE, bucket, collection, **s3_extra)
     )
     return Catalog(get_settings().resolved_catalog_url).create_source(payload)
 
