@@ -7,6 +7,7 @@ module builds is scrubbed of them.
 
 import base64
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 # Variables of the caller's environment that would point git elsewhere or make it log secrets.
 _DROPPED_PREFIXES = ("GIT_", "CURL_")
 _KEPT = ("GIT_EXEC_PATH", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_SSL_NO_VERIFY")
+# What git prints when the server answered 401 and prompting is off.
+_AUTH_FAILURES = ("could not read Username", "could not read Password", "Authentication failed")
 
 
 class GitError(RuntimeError):
@@ -82,6 +85,8 @@ class GitRunner:
     def error(self, what: str, detail: str = "", kind: type[GitError] = GitError) -> GitError:
         """Build an error naming the repository, with ``detail`` (git's stderr) scrubbed."""
         message = f"{what} ({redact_url(self.url)})"
+        if any(sign in detail for sign in _AUTH_FAILURES):
+            message += ": authentication failed (token missing, wrong, or without access)"
         if detail.strip():
             message += f": {detail.strip()}"
         return kind(self.scrub(message))
@@ -110,18 +115,25 @@ class GitRunner:
         """
         argv = ["git", f"--git-dir={self.git_dir}", *args]
         try:
-            proc = subprocess.run(
+            # Own session: on timeout the whole group goes, helpers (git-remote-http) included,
+            # since a surviving helper would hold the pipes open.
+            with subprocess.Popen(
                 argv,
-                input=input_bytes,
-                capture_output=True,
+                stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=self.env,
-                timeout=self.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise self.error(f"{what}: git timed out after {self.timeout:g} s") from None
+                start_new_session=True,
+            ) as child:
+                try:
+                    stdout, stderr = child.communicate(input_bytes, timeout=self.timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.communicate()
+                    raise self.error(f"{what}: git timed out after {self.timeout:g} s") from None
         except OSError as exc:
             raise self.error(f"{what}: cannot run git", str(exc)) from None
+        proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
         if check and proc.returncode != 0:
             raise self.error(what, proc.stderr.decode("utf-8", "replace"))
         return proc

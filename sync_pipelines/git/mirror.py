@@ -171,8 +171,13 @@ class GitMirror:
             self._ensure()
             with self._locked():
                 proc = self._git.run(
-                    ["fetch", "--no-tags", "--no-write-fetch-head", self.url,
-                     f"+{sha}:refs/pinned/{sha}"],
+                    [
+                        "fetch",
+                        "--no-tags",
+                        "--no-write-fetch-head",
+                        self.url,
+                        f"+{sha}:refs/pinned/{sha}",
+                    ],
                     what=f"fetching commit {sha} failed",
                     check=False,
                 )

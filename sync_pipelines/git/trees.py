@@ -5,13 +5,14 @@ non-UTF-8 name still round-trips (callers that need clean text check ``path.ispr
 or try ``path.encode()``).
 """
 
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from sync_pipelines.git.cli import GitError, GitRunner, MissingCommitError
+from sync_pipelines.git.cli import GitRunner, MissingCommitError
 
 MODE_SYMLINK = "120000"
 MODE_SUBMODULE = "160000"
@@ -148,10 +149,8 @@ def read_blobs(runner: GitRunner, shas: Iterable[str]) -> Iterator[tuple[str, by
         except (ValueError, OSError):
             pass  # a non-ASCII id (reported below as a count mismatch) or the reader stopped
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 stdin.close()
-            except OSError:
-                pass
 
     writer = threading.Thread(target=feed, name="git-cat-file-feed", daemon=True)
     writer.start()
