@@ -4,11 +4,11 @@ import warnings
 
 import dagster as dg
 
-from sync_pipelines.jobs import sync_file_upload_job, sync_s3_object_job
+from sync_pipelines.jobs import sync_file_upload_job, sync_github_job, sync_s3_object_job
 from sync_pipelines.ops.tracking import invocation_id
 from sync_pipelines.resources.catalog import CatalogResource
 
-_JOBS = [sync_s3_object_job, sync_file_upload_job]
+_JOBS = [sync_s3_object_job, sync_file_upload_job, sync_github_job]
 
 # Dagster's own run-status sensor decorators pass its beta ``owners`` parameter internally.
 warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)

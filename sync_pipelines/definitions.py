@@ -3,10 +3,11 @@
 import dagster as dg
 
 from sensors import ALL_SENSORS
-from sync_pipelines.jobs import sync_file_upload_job, sync_s3_object_job
+from sync_pipelines.jobs import sync_file_upload_job, sync_github_job, sync_s3_object_job
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
+from sync_pipelines.resources.git import GitResource
 from sync_pipelines.resources.s3 import SyncS3Resource
 from sync_pipelines.resources.uploads import UploadStoreResource
 from sync_pipelines.settings import Settings, get_settings
@@ -36,13 +37,18 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "s3": SyncS3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region),
         "uploads": UploadStoreResource(root=str(settings.resolved_uploads_dir)),
+        "git": GitResource(
+            mirrors_dir=str(settings.home_dir / "git"),
+            default_base_url=settings.github_base_url,
+            default_token=_secret("CHROMA_SYNC_GITHUB_TOKEN", settings.github_token),
+        ),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Assemble jobs, sensors and resources into the code location's ``Definitions``."""
     return dg.Definitions(
-        jobs=[sync_s3_object_job, sync_file_upload_job],
+        jobs=[sync_s3_object_job, sync_file_upload_job, sync_github_job],
         sensors=ALL_SENSORS,
         resources=build_resources(settings or get_settings()),
     )

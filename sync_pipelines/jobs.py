@@ -6,8 +6,10 @@ deployment that wants per-op isolation can override the executor.
 
 import dagster as dg
 
-from sync_pipelines.names import SYNC_FILE_UPLOAD_JOB, SYNC_S3_OBJECT_JOB
+from sync_pipelines.names import SYNC_FILE_UPLOAD_JOB, SYNC_GITHUB_JOB, SYNC_S3_OBJECT_JOB
 from sync_pipelines.ops.documents import chunk_op, upsert_op
+from sync_pipelines.ops.github import fetch_github_op
+from sync_pipelines.ops.github_write import chunk_github_op, upsert_github_op
 from sync_pipelines.ops.s3 import fetch_s3_object_op
 from sync_pipelines.ops.tracking import mark_invocation_failed
 from sync_pipelines.ops.uploads import fetch_upload_op
@@ -41,3 +43,19 @@ def sync_s3_object_job() -> None:
 def sync_file_upload_job() -> None:
     """Fetch -> chunk -> upsert for one uploaded file."""
     upsert_op(chunk_op(fetch_upload_op()))
+
+
+@dg.job(
+    name=SYNC_GITHUB_JOB,
+    description=(
+        "Sync a GitHub repository at a ref into a collection: fetch the mirror, read only the "
+        "files whose blob changed since the collection's recorded commit, chunk them, embed "
+        "changed chunks, delete chunks of deleted files, and record the commit."
+    ),
+    tags={"chroma_sync/source_type": "github"},
+    hooks={mark_invocation_failed},
+    executor_def=dg.in_process_executor,
+)
+def sync_github_job() -> None:
+    """Fetch -> chunk -> upsert for one commit of a GitHub source."""
+    upsert_github_op(chunk_github_op(fetch_github_op()))

@@ -9,13 +9,16 @@ import dagster as dg
 from sync_pipelines.catalog.models import InvocationRecord
 from sync_pipelines.names import (
     DATABASE_TAG,
+    FETCH_GITHUB_OP,
     FETCH_S3_OBJECT_OP,
     FETCH_UPLOAD_OP,
     INVOCATION_TAG,
     SOURCE_TAG,
     SYNC_FILE_UPLOAD_JOB,
+    SYNC_GITHUB_JOB,
     SYNC_S3_OBJECT_JOB,
 )
+from sync_pipelines.ops.github import GithubSyncConfig
 from sync_pipelines.ops.s3 import S3ObjectConfig
 from sync_pipelines.ops.uploads import FileUploadConfig
 from sync_pipelines.schemas import Source
@@ -33,7 +36,7 @@ def run_request_for(
     Args:
         record: The invocation with its pipeline columns.
         source: Its source, or ``None`` when the source was deleted.
-        max_object_bytes: Size cap for one object.
+        max_object_bytes: Size cap for one object (for GitHub: larger files are skipped).
 
     Returns:
         The run request (job, typed run config, tags, ``run_key`` = invocation id).
@@ -79,6 +82,21 @@ def run_request_for(
             run_key=str(job.id),
             job_name=SYNC_FILE_UPLOAD_JOB,
             run_config=dg.RunConfig(ops={FETCH_UPLOAD_OP: upload_config}),
+            tags=tags,
+        )
+    if record.source_type == "github":
+        github = job.metadata.github
+        ref = github.git_ref_identifier.model_dump() if github is not None else None
+        github_config = GithubSyncConfig(
+            source_id=str(source.id),
+            ref=ref,
+            target_collection=job.metadata.collection_name,
+            max_file_bytes=max_object_bytes,
+        )
+        return dg.RunRequest(
+            run_key=str(job.id),
+            job_name=SYNC_GITHUB_JOB,
+            run_config=dg.RunConfig(ops={FETCH_GITHUB_OP: github_config}),
             tags=tags,
         )
     raise UnsupportedInvocationError(

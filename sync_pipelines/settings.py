@@ -48,6 +48,14 @@ class Settings(BaseSettings):
         description="Default endpoint of S3-compatible stores; unset means AWS itself.",
     )
     s3_region: str | None = None
+    github_base_url: str = Field(
+        default="https://github.com",
+        description="Git host base URL that a GitHub source's 'owner/repo' resolves against.",
+    )
+    github_token: SecretStr | None = Field(
+        default=None,
+        description="Default access token for git sources that store none of their own.",
+    )
     max_object_bytes: int = Field(
         default=DEFAULT_MAX_OBJECT_BYTES,
         gt=0,

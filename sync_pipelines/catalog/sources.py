@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,12 @@ from sync_pipelines.catalog.models import (
     new_id,
     source_from_row,
 )
-from sync_pipelines.catalog.tables import AwsCredentialRow, InvocationRow, SourceRow
+from sync_pipelines.catalog.tables import (
+    AwsCredentialRow,
+    GitTokenRow,
+    InvocationRow,
+    SourceRow,
+)
 from sync_pipelines.schemas import (
     CreateSourcePayload,
     DenseEmbeddingConfig,
@@ -34,7 +39,7 @@ class SourcesMixin(CatalogBase):
     """Sources and AWS credentials."""
 
     def create_source(self, payload: CreateSourcePayload) -> Source:
-        """Store a new source; inline AWS keys become a new credential.
+        """Store a new source; inline AWS keys become a new credential, a git token is kept apart.
 
         Args:
             payload: The validated create-source body.
@@ -65,7 +70,15 @@ class SourcesMixin(CatalogBase):
             )
             session.add(row)
             session.flush()
+            if payload.github is not None and payload.github.token is not None:
+                session.add(GitTokenRow(source_id=row.id, token=payload.github.token))
             return source_from_row(row)
+
+    def get_git_token(self, source_id: uuid.UUID) -> str | None:
+        """Internal, for the pipeline's git client only: the token a git source was created with."""
+        with self._sessions() as session:
+            row = session.get(GitTokenRow, source_id)
+            return row.token if row is not None else None
 
     def ensure_file_upload_source(
         self,
@@ -173,6 +186,7 @@ class SourcesMixin(CatalogBase):
                 .where(InvocationRow.source_id == source_id)
                 .values(source_id=None)
             )
+            session.execute(delete(GitTokenRow).where(GitTokenRow.source_id == source_id))
             session.delete(row)
             return True
 

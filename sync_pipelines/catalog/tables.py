@@ -53,6 +53,17 @@ class SourceRow(Base):
     created_at: Mapped[datetime]
 
 
+class GitTokenRow(Base):
+    """A git source's write-only access token; read only through ``Catalog.get_git_token``."""
+
+    __tablename__ = "git_tokens"
+
+    source_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(Text)
+
+
 class InvocationRow(Base):
     """One invocation (job) of a source and its status columns."""
 

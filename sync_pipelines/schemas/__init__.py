@@ -68,6 +68,7 @@ from sync_pipelines.schemas.jobs import (
 )
 from sync_pipelines.schemas.sources import (
     SOURCE_KINDS,
+    CreateGithubSourceConfig,
     CreateS3SourceConfig,
     CreateSourcePayload,
     FileUploadSourceConfig,
@@ -129,6 +130,7 @@ __all__ = [
     "ChunkMetadata",
     "CompleteInfo",
     "CompleteStatus",
+    "CreateGithubSourceConfig",
     "CreateJobPayload",
     "CreateJobResponse",
     "CreateS3SourceConfig",

@@ -60,18 +60,64 @@ Regexes = Annotated[list[str] | None, AfterValidator(_regexes)]
 Int32 = Annotated[int | None, Field(ge=0, le=INT32_MAX)]
 
 
+def _base_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http", "git", "ssh", "file") or not (
+        parts.netloc or parts.scheme == "file"
+    ):
+        raise ValueError("base_url must be an absolute https, http, git, ssh or file URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("base_url must not carry credentials; use token")
+    return value.rstrip("/")
+
+
+BaseUrl = Annotated[str | None, AfterValidator(_base_url)]
+
+
 class GithubSourceConfig(SpecModel):
-    """A git repository, ``owner/repo`` resolved against the server's git host."""
+    """A git repository, ``owner/repo`` resolved against the server's git host.
+
+    Attributes:
+        base_url: Extension (optional): the git host base URL that ``owner/repo`` resolves
+            against, overriding the server's ``github_base_url`` setting
+            (``https://github.com``).
+        exclude_globs: Extension (optional): paths never synced, even when included
+            (gitignore-style globs, see ``sync_pipelines.git.globs``).
+        watch_branches: Extension (optional): branches a branch sensor syncs on push.
+    """
 
     repository: str
     app_id: str | None = None
     include_globs: UniqueStrings = None
+    base_url: BaseUrl = omitted_if_none()
+    exclude_globs: UniqueStrings = omitted_if_none()
+    watch_branches: UniqueStrings = omitted_if_none()
 
     @model_validator(mode="after")
     def _check_repository(self) -> Self:
         if not _REPOSITORY.match(self.repository):
             raise ValueError("repository must look like 'owner/repo'")
         return self
+
+
+class CreateGithubSourceConfig(GithubSourceConfig):
+    """The ``github`` part of a create-source body: may carry a write-only ``token``.
+
+    Attributes:
+        token: Extension (optional, write-only): an access token for a private repository,
+            sent as ``x-access-token`` basic auth; stored apart and never returned. Without it
+            the server's ``github_token`` setting is used, if any.
+    """
+
+    token: str | None = Field(
+        default=None, min_length=1, repr=False, exclude_if=lambda v: v is None
+    )
+
+    def stored(self) -> GithubSourceConfig:
+        """Return the config without the token (what sources show)."""
+        return GithubSourceConfig.model_validate(self.model_dump(exclude={"token"}))
 
 
 class WebScrapeSourceConfig(SpecModel):
@@ -207,7 +253,7 @@ class CreateSourcePayload(_TypeKeyed):
     """
 
     database_name: DatabaseName
-    github: GithubSourceConfig | None = omitted_if_none()
+    github: CreateGithubSourceConfig | None = omitted_if_none()
     web_scrape: WebScrapeSourceConfig | None = omitted_if_none()
     s3: CreateS3SourceConfig | None = omitted_if_none()
     file_upload: FileUploadSourceConfig | None = omitted_if_none()
@@ -253,8 +299,10 @@ class CreateSourcePayload(_TypeKeyed):
             aws_credential_id: For S3 with inline keys, the credential that now holds them.
 
         Returns:
-            The read-form type key.
+            The read-form type key (never the S3 keys or the git token).
         """
         if self.s3 is not None:
             return SourceType(s3=self.s3.stored(aws_credential_id))
+        if self.github is not None:
+            return SourceType(github=self.github.stored())
         return SourceType.model_validate({self.source_type: self.type_config.model_dump()})

@@ -95,14 +95,14 @@ def test_source_type_without_a_job_is_failed_with_reason() -> None:
     store = catalog()
     source = store.create_source(
         CreateSourcePayload.model_validate(
-            {"database_name": DATABASE, "github": {"repository": "octo/repo"}}
+            {"database_name": DATABASE, "web_scrape": {"starting_url": "https://example.com/"}}
         )
     )
     metadata = IndexJobMetadata.model_validate(
         {
-            "github": {"git_ref_identifier": {"branch": "main"}},
+            "web_scrape": {"starting_url": "https://example.com/"},
             "database_name": DATABASE,
-            "collection_name": "code",
+            "collection_name": "site",
         }
     )
     job = store.create_invocation(source.id, metadata)
@@ -113,4 +113,4 @@ def test_source_type_without_a_job_is_failed_with_reason() -> None:
     found = store.get_invocation(job.id)
     assert found is not None
     assert found.status.word == "failed"
-    assert "github sources cannot be synced" in found.status.error
+    assert "web_scrape sources cannot be synced" in found.status.error

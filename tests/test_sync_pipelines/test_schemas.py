@@ -442,7 +442,15 @@ def _flatten(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
 
 # Deliberate differences from the spec, by property path.
 # S3 ``endpoint_url`` is our extension; inline AWS keys are write-only (create payload only).
-EXTENSIONS = {f"{n}.s3": {"endpoint_url"} for n in ("Source", "SourceType", "CreateSourcePayload")}
+# GitHub ``base_url``, ``exclude_globs`` and ``watch_branches`` are our extensions, and so is
+# the write-only ``token`` of the create payload.
+_SOURCE_MODELS = ("Source", "SourceType", "CreateSourcePayload")
+_GITHUB_EXTENSIONS = {"base_url", "exclude_globs", "watch_branches"}
+EXTENSIONS = {
+    **{f"{n}.s3": {"endpoint_url"} for n in _SOURCE_MODELS},
+    **{f"{n}.github": set(_GITHUB_EXTENSIONS) for n in ("Source", "SourceType")},
+    "CreateSourcePayload.github": _GITHUB_EXTENSIONS | {"token"},
+}
 WRITE_ONLY = {
     f"{n}.s3": {"aws_access_key_id", "aws_secret_access_key"} for n in ("Source", "SourceType")
 }

@@ -1,0 +1,152 @@
+"""The GitHub chunk and upsert ops: chunk the changed files, then bring the collection in step.
+
+Per-file writes go through ``sync_document`` (unchanged chunks are not re-embedded); chunks
+of deleted files are removed; the synced commit is recorded in the collection's metadata last,
+so a failed run is simply re-planned from the previous commit by the next one.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from sync_pipelines.core.records import ChunkRecord, build_records
+from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure
+from sync_pipelines.ops.github import COMMIT_METADATA_KEY, GithubFetch
+from sync_pipelines.ops.tracking import finish_invocation
+from sync_pipelines.resources.catalog import CatalogResource
+from sync_pipelines.resources.chroma import ChromaResource
+from sync_pipelines.resources.embedding import EmbeddingResource
+
+
+@dataclass(frozen=True)
+class GithubChunks:
+    """Chunk records of every changed file, plus what else the write needs.
+
+    Attributes:
+        target: Destination.
+        repository: The repository URL, used in errors.
+        commit: The commit being synced.
+        files: ``(path, records)`` per changed file; an unparseable file has no records, so
+            its old chunks are removed.
+        deleted: Paths whose chunks to delete.
+        unchanged: Number of files left untouched.
+        skipped: Number of files not synced (reasons are on the fetch step).
+    """
+
+    target: SyncTarget
+    repository: str
+    commit: str
+    files: list[tuple[str, list[ChunkRecord]]]
+    deleted: list[str]
+    unchanged: int
+    skipped: int
+
+
+@dg.op(description="Chunk every changed file of the commit (ids sha256(path)-i).")
+def chunk_github_op(context: dg.OpExecutionContext, fetched: GithubFetch) -> GithubChunks:
+    """Chunk the changed files read by the fetch op."""
+    from sync_pipelines.core.chunking import chunk_document, strategy_used
+
+    options = fetched.target.chunking
+    files: list[tuple[str, list[ChunkRecord]]] = []
+    for file in fetched.files:
+        if file.doc is None:
+            files.append((file.path, []))
+            continue
+        try:
+            records = build_records(
+                chunk_document(file.doc, options),
+                document_key=file.path,
+                version_key=file.sha,
+                chunk_strategy=strategy_used(file.doc, options),
+                language=file.doc.language,
+            )
+        except ValueError as exc:
+            raise failure(f"{fetched.repository}/{file.path}", str(exc)) from exc
+        files.append((file.path, records))
+    chunks = sum(len(records) for _, records in files)
+    context.add_output_metadata({"files": len(files), "chunks": chunks})
+    return GithubChunks(
+        target=fetched.target,
+        repository=fetched.repository,
+        commit=fetched.commit,
+        files=files,
+        deleted=list(fetched.plan.to_delete),
+        unchanged=len(fetched.plan.unchanged),
+        skipped=len(fetched.skipped),
+    )
+
+
+@dg.op(
+    description=(
+        "Write the changed files' chunks (unchanged chunks are not re-embedded), delete the "
+        "chunks of deleted files, and record the synced commit in the collection's metadata."
+    ),
+    retry_policy=NETWORK_RETRY,
+)
+def upsert_github_op(
+    context: dg.OpExecutionContext,
+    chunked: GithubChunks,
+    chroma: ChromaResource,
+    embedder: EmbeddingResource,
+    catalog: CatalogResource,
+) -> dict[str, int]:
+    """Apply one GitHub sync to its collection and complete the invocation."""
+    from chromadb.errors import InvalidArgumentError
+
+    from sync_pipelines.core.embedding import EmbeddingError
+    from sync_pipelines.core.writer import sync_document
+
+    target = chunked.target
+    try:
+        embed = embedder.get_function(target.embedding_model)
+        collection = chroma.get_collection(
+            target.database_name,
+            target.collection_name,
+            embedding_function=embedder.collection_function(target.embedding_model),
+        )
+    except (EmbeddingError, InvalidArgumentError) as exc:
+        raise failure(chunked.repository, str(exc)) from exc
+    max_batch = chroma.get_client(target.database_name).get_max_batch_size()
+    totals = {"written": 0, "metadata_updated": 0, "unchanged": 0, "deleted": 0, "chunks": 0}
+    embed_seconds = 0.0
+    writes = [*chunked.files, *((path, []) for path in chunked.deleted)]
+    for path, records in writes:
+        counts = sync_document(
+            collection,
+            records,
+            document_key=path,
+            custom_id=None,
+            embed=embed,
+            max_batch_size=max_batch,
+        )
+        for key in totals:
+            totals[key] += getattr(counts, key)
+        embed_seconds += counts.embed_seconds
+    collection.modify(
+        metadata={
+            **(collection.metadata or {}),
+            COMMIT_METADATA_KEY: chunked.commit,
+            "finished_ingest": True,
+        }
+    )
+    finish_invocation(context, catalog)
+    summary = {
+        "files_changed": len(chunked.files),
+        "files_deleted": len(chunked.deleted),
+        "files_unchanged": chunked.unchanged,
+        "files_skipped": chunked.skipped,
+        "chunks_written": totals["written"],
+        "chunks_metadata_updated": totals["metadata_updated"],
+        "chunks_skipped": totals["unchanged"],
+        "chunks_deleted": totals["deleted"],
+    }
+    context.add_output_metadata(
+        {
+            **summary,
+            "collection": f"{target.database_name}/{target.collection_name}",
+            "commit": chunked.commit,
+            "embed_seconds": round(embed_seconds, 3),
+        }
+    )
+    return summary
