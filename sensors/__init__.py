@@ -6,6 +6,7 @@ Imports flow one way: this package imports ``sync_pipelines``, never the reverse
 
 import dagster as dg
 
+from sensors.git_branches import git_branch_sensor
 from sensors.invocations import invocation_sensor
 from sensors.run_status import invocation_run_canceled_sensor, invocation_run_failure_sensor
 
@@ -13,4 +14,5 @@ ALL_SENSORS: list[dg.SensorDefinition] = [
     invocation_sensor,
     invocation_run_failure_sensor,
     invocation_run_canceled_sensor,
+    git_branch_sensor,
 ]

@@ -5,7 +5,7 @@ import warnings
 import dagster as dg
 
 from sync_pipelines.jobs import sync_file_upload_job, sync_github_job, sync_s3_object_job
-from sync_pipelines.ops.tracking import invocation_id
+from sync_pipelines.ops.tracking import run_invocation
 from sync_pipelines.resources.catalog import CatalogResource
 
 _JOBS = [sync_s3_object_job, sync_file_upload_job, sync_github_job]
@@ -25,10 +25,12 @@ def invocation_run_failure_sensor(
     context: dg.RunFailureSensorContext, catalog: CatalogResource
 ) -> None:
     """Fail the run's invocation if it is still active."""
-    inv = invocation_id(dict(context.dagster_run.tags))
+    run = context.dagster_run
+    store = catalog.get_catalog()
+    inv = run_invocation(store, dict(run.tags), run.run_id)
     if inv is not None:
         message = context.failure_event.message or "the Dagster run failed"
-        catalog.get_catalog().mark_failed(inv, f"run {context.dagster_run.run_id}: {message}")
+        store.mark_failed(inv, f"run {run.run_id}: {message}")
 
 
 @dg.run_status_sensor(
@@ -43,8 +45,8 @@ def invocation_run_canceled_sensor(
     context: dg.RunStatusSensorContext, catalog: CatalogResource
 ) -> None:
     """Fail the run's invocation if it is still active."""
-    inv = invocation_id(dict(context.dagster_run.tags))
+    run = context.dagster_run
+    store = catalog.get_catalog()
+    inv = run_invocation(store, dict(run.tags), run.run_id)
     if inv is not None:
-        catalog.get_catalog().mark_failed(
-            inv, f"run {context.dagster_run.run_id} was terminated in Dagster"
-        )
+        store.mark_failed(inv, f"run {run.run_id} was terminated in Dagster")

@@ -112,6 +112,52 @@ class InvocationsMixin(CatalogBase):
             session.flush()
             return job_from_row(row)
 
+    def record_started_invocation(
+        self, source_id: uuid.UUID, metadata: IndexJobMetadata, run_id: str
+    ) -> Job:
+        """Record an invocation that a run started outside the API, already ``processing``.
+
+        Args:
+            source_id: The source the run syncs.
+            metadata: Kind, database and target collection.
+            run_id: The Dagster run doing the work.
+
+        Returns:
+            The new invocation.
+        """
+        github = metadata.github
+        kind_fields: set[str] = {metadata.kind}
+        now = utcnow()
+        row = InvocationRow(
+            id=new_id(),
+            source_id=source_id,
+            database_name=metadata.database_name,
+            collection_name=metadata.collection_name,
+            source_type=metadata.kind,
+            kind=metadata.model_dump(mode="json", include=kind_fields),
+            ref=github.git_ref_identifier.model_dump(mode="json") if github else None,
+            status="processing",
+            run_id=run_id,
+            created_at=now,
+            started_at=now,
+        )
+        with self._sessions.begin() as session:
+            session.add(row)
+            session.flush()
+            return job_from_row(row)
+
+    def get_invocation_by_run_id(self, run_id: str) -> InvocationRecord | None:
+        """Return the (latest) invocation processed by the Dagster run ``run_id``."""
+        query = (
+            select(InvocationRow)
+            .where(InvocationRow.run_id == run_id)
+            .order_by(InvocationRow.created_at.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.scalars(query).first()
+            return record_from_row(row) if row is not None else None
+
     def get_invocation(
         self, invocation_id: uuid.UUID, database_name: str | None = None
     ) -> Job | None:

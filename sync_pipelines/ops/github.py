@@ -24,12 +24,16 @@ from sync_pipelines.core.git_sync import (
 from sync_pipelines.core.types import ParsedDocument
 from sync_pipelines.git import GitError, GitMirror, PathFilter
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure
-from sync_pipelines.ops.tracking import start_invocation
+from sync_pipelines.ops.tracking import (
+    is_triggered_run,
+    record_triggered_invocation,
+    start_invocation,
+)
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
 from sync_pipelines.resources.git import GitResource, related
-from sync_pipelines.schemas import Source, to_chunking_options
+from sync_pipelines.schemas import IndexJobMetadata, Source, to_chunking_options
 from sync_pipelines.settings import DEFAULT_MAX_OBJECT_BYTES
 
 COMMIT_METADATA_KEY = "git_commit"
@@ -103,7 +107,17 @@ def fetch_github_op(
     """Fetch and plan one GitHub sync named by the run config."""
     if not start_invocation(context, catalog):
         return
-    fetched = _fetch(context, config, git, chroma, embedder, catalog)
+    source = _source(catalog, config.source_id)
+    if is_triggered_run(context.run.tags):
+        metadata = IndexJobMetadata.model_validate(
+            {
+                "github": {"git_ref_identifier": config.ref or {"branch": "HEAD"}},
+                "database_name": source.database_name,
+                "collection_name": config.target_collection,
+            }
+        )
+        record_triggered_invocation(context, catalog, source.id, metadata)
+    fetched = _fetch(context, config, source, git, chroma, embedder, catalog)
     plan = fetched.plan
     yield dg.Output(
         fetched,
@@ -136,12 +150,12 @@ def _source(catalog: CatalogResource, source_id: str) -> Source:
 def _fetch(
     context: dg.OpExecutionContext,
     config: GithubSyncConfig,
+    source: Source,
     git: GitResource,
     chroma: ChromaResource,
     embedder: EmbeddingResource,
     catalog: CatalogResource,
 ) -> GithubFetch:
-    source = _source(catalog, config.source_id)
     github = source.github
     assert github is not None
     uri = git.repository_url(source)

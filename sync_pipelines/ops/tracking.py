@@ -4,6 +4,10 @@ A run started for an invocation carries its id in the ``chroma_sync/invocation_i
 first op moves the invocation from ``pending`` to ``processing`` (compare-and-set: a cancelled
 invocation is never started), the last op marks it ``complete``, and a failure hook on every op
 marks it ``failed`` with an error naming the document or the step.
+
+A run started outside the API (tag ``chroma_sync/trigger`` = ``git_branch_sensor``) has no
+invocation yet: its first op records one, already ``processing`` with the run's id, and the
+later transitions find it by that run id.
 """
 
 import uuid
@@ -11,8 +15,13 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from sync_pipelines.names import INVOCATION_TAG
+from sync_pipelines.catalog import Catalog
+from sync_pipelines.names import GIT_BRANCH_TRIGGER, INVOCATION_TAG, TRIGGER_TAG
 from sync_pipelines.resources.catalog import CatalogResource
+from sync_pipelines.schemas import IndexJobMetadata
+
+TRIGGERS = frozenset({GIT_BRANCH_TRIGGER})
+"""Values of ``chroma_sync/trigger`` whose runs record their own invocation."""
 
 
 def invocation_id(tags: Mapping[str, str]) -> uuid.UUID | None:
@@ -24,6 +33,32 @@ def invocation_id(tags: Mapping[str, str]) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except ValueError:
         return None
+
+
+def is_triggered_run(tags: Mapping[str, str]) -> bool:
+    """Return whether a run was started outside the API and must record its invocation."""
+    return invocation_id(tags) is None and tags.get(TRIGGER_TAG) in TRIGGERS
+
+
+def run_invocation(store: Catalog, tags: Mapping[str, str], run_id: str) -> uuid.UUID | None:
+    """Return the invocation of a run: from its tag, or (for triggered runs) by its run id."""
+    inv = invocation_id(tags)
+    if inv is not None or not is_triggered_run(tags):
+        return inv
+    record = store.get_invocation_by_run_id(run_id)
+    return record.job.id if record is not None else None
+
+
+def record_triggered_invocation(
+    context: dg.OpExecutionContext,
+    catalog: CatalogResource,
+    source_id: uuid.UUID,
+    metadata: IndexJobMetadata,
+) -> None:
+    """Record the invocation of a run started outside the API (once per run, also on retry)."""
+    store = catalog.get_catalog()
+    if store.get_invocation_by_run_id(context.run_id) is None:
+        store.record_started_invocation(source_id, metadata, context.run_id)
 
 
 def start_invocation(context: dg.OpExecutionContext, catalog: CatalogResource) -> bool:
@@ -50,9 +85,10 @@ def start_invocation(context: dg.OpExecutionContext, catalog: CatalogResource) -
 
 def finish_invocation(context: dg.OpExecutionContext, catalog: CatalogResource) -> None:
     """Mark the run's invocation ``complete`` (no-op for runs without one)."""
-    inv = invocation_id(context.run.tags)
+    store = catalog.get_catalog()
+    inv = run_invocation(store, context.run.tags, context.run_id)
     if inv is not None:
-        catalog.get_catalog().mark_complete(inv)
+        store.mark_complete(inv)
 
 
 def describe_failure(step: str, error: BaseException | None) -> str:
@@ -68,9 +104,12 @@ def describe_failure(step: str, error: BaseException | None) -> str:
 def mark_invocation_failed(context: dg.HookContext) -> None:
     """Record a failed step's error on the run's invocation."""
     run = context.instance.get_run_by_id(context.run_id)
-    inv = invocation_id(dict(run.tags)) if run is not None else None
-    if inv is None:
+    if run is None:
         return
     catalog: CatalogResource = context.resources.catalog
+    store = catalog.get_catalog()
+    inv = run_invocation(store, dict(run.tags), context.run_id)
+    if inv is None:
+        return
     message = describe_failure(context.op.name, context.op_exception)
-    catalog.get_catalog().mark_failed(inv, message)
+    store.mark_failed(inv, message)

@@ -45,6 +45,7 @@ from sync_pipelines.schemas.embedding import (
     SparseEmbeddingModel,
     default_dense_model,
 )
+from sync_pipelines.schemas.github import CreateGithubSourceConfig, GithubSourceConfig
 from sync_pipelines.schemas.jobs import (
     JOB_KINDS,
     CompleteInfo,
@@ -68,11 +69,9 @@ from sync_pipelines.schemas.jobs import (
 )
 from sync_pipelines.schemas.sources import (
     SOURCE_KINDS,
-    CreateGithubSourceConfig,
     CreateS3SourceConfig,
     CreateSourcePayload,
     FileUploadSourceConfig,
-    GithubSourceConfig,
     S3SourceConfig,
     Source,
     SourceKind,

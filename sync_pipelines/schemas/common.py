@@ -35,6 +35,13 @@ RESERVED_METADATA_KEYS = STANDARD_METADATA_KEYS
 """Standard chunk metadata keys (NOTES.md) that invocation metadata may not overwrite."""
 
 
+def unique_items(values: list[str] | None) -> list[str] | None:
+    """Validator: refuse a list with repeated items."""
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("items must be unique")
+    return values
+
+
 def _is_none(value: object) -> bool:
     return value is None
 

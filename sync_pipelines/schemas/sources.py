@@ -26,6 +26,7 @@ from sync_pipelines.schemas.common import (
     DatabaseName,
     SpecModel,
     omitted_if_none,
+    unique_items,
 )
 from sync_pipelines.schemas.embedding import (
     DenseEmbeddingConfig,
@@ -33,21 +34,14 @@ from sync_pipelines.schemas.embedding import (
     SourceEmbeddingConfig,
     default_dense_model,
 )
+from sync_pipelines.schemas.github import CreateGithubSourceConfig, GithubSourceConfig
 
 SourceKind = Literal["github", "web_scrape", "s3", "file_upload"]
 SOURCE_KINDS: tuple[SourceKind, ...] = ("github", "web_scrape", "s3", "file_upload")
 
-_REPOSITORY = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
-
-
-def _unique(values: list[str] | None) -> list[str] | None:
-    if values is not None and len(set(values)) != len(values):
-        raise ValueError("items must be unique")
-    return values
-
 
 def _regexes(values: list[str] | None) -> list[str] | None:
-    for pattern in _unique(values) or []:
+    for pattern in unique_items(values) or []:
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -55,69 +49,8 @@ def _regexes(values: list[str] | None) -> list[str] | None:
     return values
 
 
-UniqueStrings = Annotated[list[str] | None, AfterValidator(_unique)]
 Regexes = Annotated[list[str] | None, AfterValidator(_regexes)]
 Int32 = Annotated[int | None, Field(ge=0, le=INT32_MAX)]
-
-
-def _base_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http", "git", "ssh", "file") or not (
-        parts.netloc or parts.scheme == "file"
-    ):
-        raise ValueError("base_url must be an absolute https, http, git, ssh or file URL")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("base_url must not carry credentials; use token")
-    return value.rstrip("/")
-
-
-BaseUrl = Annotated[str | None, AfterValidator(_base_url)]
-
-
-class GithubSourceConfig(SpecModel):
-    """A git repository, ``owner/repo`` resolved against the server's git host.
-
-    Attributes:
-        base_url: Extension (optional): the git host base URL that ``owner/repo`` resolves
-            against, overriding the server's ``github_base_url`` setting
-            (``https://github.com``).
-        exclude_globs: Extension (optional): paths never synced, even when included
-            (gitignore-style globs, see ``sync_pipelines.git.globs``).
-        watch_branches: Extension (optional): branches a branch sensor syncs on push.
-    """
-
-    repository: str
-    app_id: str | None = None
-    include_globs: UniqueStrings = None
-    base_url: BaseUrl = omitted_if_none()
-    exclude_globs: UniqueStrings = omitted_if_none()
-    watch_branches: UniqueStrings = omitted_if_none()
-
-    @model_validator(mode="after")
-    def _check_repository(self) -> Self:
-        if not _REPOSITORY.match(self.repository):
-            raise ValueError("repository must look like 'owner/repo'")
-        return self
-
-
-class CreateGithubSourceConfig(GithubSourceConfig):
-    """The ``github`` part of a create-source body: may carry a write-only ``token``.
-
-    Attributes:
-        token: Extension (optional, write-only): an access token for a private repository,
-            sent as ``x-access-token`` basic auth; stored apart and never returned. Without it
-            the server's ``github_token`` setting is used, if any.
-    """
-
-    token: str | None = Field(
-        default=None, min_length=1, repr=False, exclude_if=lambda v: v is None
-    )
-
-    def stored(self) -> GithubSourceConfig:
-        """Return the config without the token (what sources show)."""
-        return GithubSourceConfig.model_validate(self.model_dump(exclude={"token"}))
 
 
 class WebScrapeSourceConfig(SpecModel):

@@ -442,10 +442,10 @@ def _flatten(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
 
 # Deliberate differences from the spec, by property path.
 # S3 ``endpoint_url`` is our extension; inline AWS keys are write-only (create payload only).
-# GitHub ``base_url``, ``exclude_globs`` and ``watch_branches`` are our extensions, and so is
-# the write-only ``token`` of the create payload.
+# GitHub ``base_url``, ``exclude_globs``, ``watch_branches`` and ``watch_collection`` are our
+# extensions, and so is the write-only ``token`` of the create payload.
 _SOURCE_MODELS = ("Source", "SourceType", "CreateSourcePayload")
-_GITHUB_EXTENSIONS = {"base_url", "exclude_globs", "watch_branches"}
+_GITHUB_EXTENSIONS = {"base_url", "exclude_globs", "watch_branches", "watch_collection"}
 EXTENSIONS = {
     **{f"{n}.s3": {"endpoint_url"} for n in _SOURCE_MODELS},
     **{f"{n}.github": set(_GITHUB_EXTENSIONS) for n in ("Source", "SourceType")},
