@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from sync_pipelines.git import GitError
+from sync_pipelines.github_app import GitHubAppError
 from sync_pipelines.jobs import sync_github_job
 from sync_pipelines.names import (
     BRANCH_TAG,
@@ -113,8 +114,9 @@ def git_branch_sensor(
         assert github is not None and github.watch_branches
         key = str(source.id)
         try:
-            remote = git.mirror_for(source, store.get_git_token(source.id)).fetch()
-        except (GitError, ValueError) as exc:
+            token = git.token_for(source, store.get_git_token(source.id))
+            remote = git.mirror_for(source, token).fetch()
+        except (GitError, GitHubAppError, ValueError) as exc:
             problems.append(f"{key}: {exc}")
             context.log.warning(f"git branch sensor: source {key} unreachable: {exc}")
             continue

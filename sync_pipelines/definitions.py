@@ -41,6 +41,15 @@ def build_resources(settings: Settings) -> dict[str, object]:
             mirrors_dir=str(settings.home_dir / "git"),
             default_base_url=settings.github_base_url,
             default_token=_secret("CHROMA_SYNC_GITHUB_TOKEN", settings.github_token),
+            github_api_url=settings.github_api_url,
+            github_app_private_key=_secret(
+                "CHROMA_SYNC_GITHUB_APP_PRIVATE_KEY", settings.github_app_private_key
+            ),
+            github_app_private_key_file=(
+                str(settings.github_app_private_key_file)
+                if settings.github_app_private_key_file
+                else None
+            ),
         ),
     }
 

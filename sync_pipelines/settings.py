@@ -56,6 +56,17 @@ class Settings(BaseSettings):
         default=None,
         description="Default access token for git sources that store none of their own.",
     )
+    github_app_private_key: SecretStr | None = Field(
+        default=None,
+        description="GitHub App private key (PEM text) for sources with an app_id and no token.",
+    )
+    github_app_private_key_file: Path | None = Field(
+        default=None, description="File holding the GitHub App private key (PEM), instead."
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub REST API root that App installation tokens are minted from.",
+    )
     max_object_bytes: int = Field(
         default=DEFAULT_MAX_OBJECT_BYTES,
         gt=0,

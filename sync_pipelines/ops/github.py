@@ -23,6 +23,7 @@ from sync_pipelines.core.git_sync import (
 )
 from sync_pipelines.core.types import ParsedDocument
 from sync_pipelines.git import GitError, GitMirror, PathFilter
+from sync_pipelines.github_app import GitHubAppError
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure
 from sync_pipelines.ops.tracking import (
     is_triggered_run,
@@ -159,7 +160,11 @@ def _fetch(
     github = source.github
     assert github is not None
     uri = git.repository_url(source)
-    mirror = git.mirror_for(source, catalog.get_catalog().get_git_token(source.id))
+    try:
+        token = git.token_for(source, catalog.get_catalog().get_git_token(source.id))
+    except GitHubAppError as exc:
+        raise failure(uri, str(exc)) from exc
+    mirror = git.mirror_for(source, token)
     try:
         mirror.fetch()
         commit = mirror.resolve(config.ref)

@@ -1,8 +1,8 @@
 """Git as a Dagster resource: one bare mirror per GitHub source, under one folder.
 
 The mirror of a source is reused across runs, so a re-sync fetches only new objects. The git host
-and token come from the source (its ``base_url`` extension, its stored token) or else from the
-server's defaults.
+and token come from the source (its ``base_url`` extension, its stored token or its GitHub
+App's installation token) or else from the server's defaults.
 """
 
 import os
@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from sync_pipelines.git import GitMirror
+from sync_pipelines.github_app import DEFAULT_API_URL, GitHubAppError, app_auth
 from sync_pipelines.schemas import Source
 from sync_pipelines.settings import get_settings
 
@@ -31,6 +32,56 @@ class GitResource(dg.ConfigurableResource):
         default=None, description="Token for sources that stored none (pass as an EnvVar)."
     )
     timeout_seconds: float = Field(default=600, description="Limit for any one git command.")
+    github_api_url: str = Field(
+        default=DEFAULT_API_URL, description="GitHub REST API root App tokens are minted from."
+    )
+    github_app_private_key: str | None = Field(
+        default=None, description="GitHub App private key, PEM text (pass as an EnvVar)."
+    )
+    github_app_private_key_file: str | None = Field(
+        default=None, description="File holding the GitHub App private key, instead."
+    )
+
+    def token_for(self, source: Source, stored_token: str | None) -> str | None:
+        """Return the token a mirror of ``source`` authenticates with.
+
+        The source's stored token wins; else, when the source names a GitHub App
+        (``app_id``), a fresh or cached installation token of that App; else
+        ``default_token``.
+
+        Args:
+            source: A GitHub source.
+            stored_token: The token stored for ``source``, if any.
+
+        Raises:
+            GitHubAppError: The source has an ``app_id`` but no App private key is configured
+                or readable, or GitHub refused the App.
+        """
+        if stored_token:
+            return stored_token
+        if source.github is None or source.github.app_id is None:
+            return self.default_token
+        repository = source.github.repository
+        key = self._app_private_key(source.github.app_id, repository)
+        auth = app_auth(source.github.app_id, key, self.github_api_url)
+        return auth.installation_token(repository)
+
+    def _app_private_key(self, app_id: str, repository: str) -> str:
+        if self.github_app_private_key:
+            return self.github_app_private_key
+        if self.github_app_private_key_file:
+            path = Path(self.github_app_private_key_file).expanduser()
+            try:
+                return path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise GitHubAppError(
+                    f"GitHub App {app_id}, repository {repository}: cannot read "
+                    f"github_app_private_key_file {path} ({exc.strerror})"
+                ) from exc
+        raise GitHubAppError(
+            f"GitHub App {app_id}, repository {repository}: no App private key configured "
+            "(set CHROMA_SYNC_GITHUB_APP_PRIVATE_KEY or CHROMA_SYNC_GITHUB_APP_PRIVATE_KEY_FILE)"
+        )
 
     def repository_url(self, source: Source) -> str:
         """Return the credential-free URL of ``source``'s repository.
