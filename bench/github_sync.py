@@ -17,42 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-WORDS = [
-    "invoice",
-    "account",
-    "refund",
-    "storage",
-    "bucket",
-    "region",
-    "cluster",
-    "replica",
-    "latency",
-    "token",
-    "policy",
-    "retry",
-    "backoff",
-    "request",
-    "response",
-    "header",
-    "payload",
-    "schema",
-    "index",
-    "query",
-    "vector",
-    "embedding",
-    "collection",
-    "document",
-    "chunk",
-    "metadata",
-    "version",
-    "commit",
-    "branch",
-    "deploy",
-    "release",
-    "rollback",
-    "monitor",
-    "alert",
-]
+from corpus import WORDS
 
 
 def make_file(rng: random.Random, i: int, revision: int = 0) -> tuple[str, str]:

@@ -14,51 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = [
-    "invoice",
-    "account",
-    "refund",
-    "storage",
-    "bucket",
-    "region",
-    "cluster",
-    "replica",
-    "latency",
-    "token",
-    "policy",
-    "retry",
-    "backoff",
-    "request",
-    "response",
-    "header",
-    "payload",
-    "schema",
-    "index",
-    "query",
-    "vector",
-    "embedding",
-    "collection",
-    "document",
-    "chunk",
-    "metadata",
-    "version",
-    "commit",
-    "branch",
-    "deploy",
-    "release",
-    "rollback",
-    "monitor",
-    "alert",
-    "incident",
-    "runbook",
-    "budget",
-    "quota",
-    "tenant",
-    "database",
-    "migration",
-    "backup",
-    "restore",
-]
+from corpus import WORDS
 
 
 def make_doc(rng: random.Random, sections: int) -> bytes:

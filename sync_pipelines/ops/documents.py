@@ -123,6 +123,34 @@ def chunk_op(context: dg.OpExecutionContext, fetched: FetchedDocument) -> Chunke
     )
 
 
+def open_target(
+    target: SyncTarget, uri: str, chroma: ChromaResource, embedder: EmbeddingResource
+) -> tuple[Any, Any, int]:
+    """Open a sync's collection and embedding function.
+
+    Returns:
+        The collection, the embedding function and the client's maximum batch size.
+
+    Raises:
+        dg.Failure: Not retryable, naming ``uri``: an unknown embedding model, a missing local
+            model, or a name Chroma refuses.
+    """
+    from chromadb.errors import InvalidArgumentError
+
+    from sync_pipelines.core.embedding import EmbeddingError
+
+    try:
+        embed = embedder.get_function(target.embedding_model)
+        collection = chroma.get_collection(
+            target.database_name,
+            target.collection_name,
+            embedding_function=embedder.collection_function(target.embedding_model),
+        )
+    except (EmbeddingError, InvalidArgumentError) as exc:
+        raise failure(uri, str(exc)) from exc
+    return collection, embed, chroma.get_client(target.database_name).get_max_batch_size()
+
+
 @dg.op(
     description=(
         "Embed new or changed chunks and write them to the Chroma collection; delete chunks "
@@ -138,28 +166,17 @@ def upsert_op(
     catalog: CatalogResource,
 ) -> dict[str, int]:
     """Write one document's chunks into its collection, replacing what it held before."""
-    from chromadb.errors import InvalidArgumentError
-
-    from sync_pipelines.core.embedding import EmbeddingError
     from sync_pipelines.core.writer import sync_document
 
     target = chunked.target
-    try:
-        embed = embedder.get_function(target.embedding_model)
-        collection = chroma.get_collection(
-            target.database_name,
-            target.collection_name,
-            embedding_function=embedder.collection_function(target.embedding_model),
-        )
-    except (EmbeddingError, InvalidArgumentError) as exc:
-        raise failure(chunked.uri, str(exc)) from exc
+    collection, embed, max_batch = open_target(target, chunked.uri, chroma, embedder)
     counts = sync_document(
         collection,
         chunked.records,
         document_key=chunked.document_key,
         custom_id=chunked.custom_id,
         embed=embed,
-        max_batch_size=chroma.get_client(target.database_name).get_max_batch_size(),
+        max_batch_size=max_batch,
     )
     if chunked.missing and counts.deleted == 0:
         raise failure(chunked.uri, "object not found")

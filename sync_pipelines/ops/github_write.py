@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from sync_pipelines.core.records import ChunkRecord, build_records
-from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure
+from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure, open_target
 from sync_pipelines.ops.github import COMMIT_METADATA_KEY, GithubFetch
 from sync_pipelines.ops.tracking import finish_invocation
 from sync_pipelines.resources.catalog import CatalogResource
@@ -92,22 +92,10 @@ def upsert_github_op(
     catalog: CatalogResource,
 ) -> dict[str, int]:
     """Apply one GitHub sync to its collection and complete the invocation."""
-    from chromadb.errors import InvalidArgumentError
-
-    from sync_pipelines.core.embedding import EmbeddingError
     from sync_pipelines.core.writer import sync_document
 
     target = chunked.target
-    try:
-        embed = embedder.get_function(target.embedding_model)
-        collection = chroma.get_collection(
-            target.database_name,
-            target.collection_name,
-            embedding_function=embedder.collection_function(target.embedding_model),
-        )
-    except (EmbeddingError, InvalidArgumentError) as exc:
-        raise failure(chunked.repository, str(exc)) from exc
-    max_batch = chroma.get_client(target.database_name).get_max_batch_size()
+    collection, embed, max_batch = open_target(target, chunked.repository, chroma, embedder)
     totals = {"written": 0, "metadata_updated": 0, "unchanged": 0, "deleted": 0, "chunks": 0}
     embed_seconds = 0.0
     writes = [*chunked.files, *((path, []) for path in chunked.deleted)]
