@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from sync_pipelines.jobs import sync_file_upload_job, sync_github_job, sync_s3_object_job
+from sync_pipelines.jobs import SYNC_JOBS
 from sync_pipelines.names import INVOCATION_SENSOR
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.run_requests import UnsupportedInvocationError, run_request_for
@@ -22,7 +22,7 @@ MAX_PER_TICK = 1000
 
 @dg.sensor(
     name=INVOCATION_SENSOR,
-    jobs=[sync_s3_object_job, sync_file_upload_job, sync_github_job],
+    jobs=SYNC_JOBS,
     minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(

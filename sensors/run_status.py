@@ -4,19 +4,25 @@ import warnings
 
 import dagster as dg
 
-from sync_pipelines.jobs import sync_file_upload_job, sync_github_job, sync_s3_object_job
+from sync_pipelines.jobs import SYNC_JOBS
 from sync_pipelines.ops.tracking import run_invocation
 from sync_pipelines.resources.catalog import CatalogResource
-
-_JOBS = [sync_s3_object_job, sync_file_upload_job, sync_github_job]
 
 # Dagster's own run-status sensor decorators pass its beta ``owners`` parameter internally.
 warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
 
 
+def _fail_invocation(catalog: CatalogResource, run: dg.DagsterRun, reason: str) -> None:
+    """Mark the run's invocation failed with ``reason`` if it is still active."""
+    store = catalog.get_catalog()
+    inv = run_invocation(store, dict(run.tags), run.run_id)
+    if inv is not None:
+        store.mark_failed(inv, f"run {run.run_id}{reason}")
+
+
 @dg.run_failure_sensor(
     name="invocation_run_failure_sensor",
-    monitored_jobs=_JOBS,
+    monitored_jobs=SYNC_JOBS,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks an invocation failed when its run fails outside an op (e.g. a crash).",
@@ -25,18 +31,14 @@ def invocation_run_failure_sensor(
     context: dg.RunFailureSensorContext, catalog: CatalogResource
 ) -> None:
     """Fail the run's invocation if it is still active."""
-    run = context.dagster_run
-    store = catalog.get_catalog()
-    inv = run_invocation(store, dict(run.tags), run.run_id)
-    if inv is not None:
-        message = context.failure_event.message or "the Dagster run failed"
-        store.mark_failed(inv, f"run {run.run_id}: {message}")
+    message = context.failure_event.message or "the Dagster run failed"
+    _fail_invocation(catalog, context.dagster_run, f": {message}")
 
 
 @dg.run_status_sensor(
     name="invocation_run_canceled_sensor",
     run_status=dg.DagsterRunStatus.CANCELED,
-    monitored_jobs=_JOBS,
+    monitored_jobs=SYNC_JOBS,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks an invocation failed when its run is terminated in Dagster.",
@@ -45,8 +47,4 @@ def invocation_run_canceled_sensor(
     context: dg.RunStatusSensorContext, catalog: CatalogResource
 ) -> None:
     """Fail the run's invocation if it is still active."""
-    run = context.dagster_run
-    store = catalog.get_catalog()
-    inv = run_invocation(store, dict(run.tags), run.run_id)
-    if inv is not None:
-        store.mark_failed(inv, f"run {run.run_id} was terminated in Dagster")
+    _fail_invocation(catalog, context.dagster_run, " was terminated in Dagster")

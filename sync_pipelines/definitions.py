@@ -3,7 +3,7 @@
 import dagster as dg
 
 from sensors import ALL_SENSORS
-from sync_pipelines.jobs import sync_file_upload_job, sync_github_job, sync_s3_object_job
+from sync_pipelines.jobs import SYNC_JOBS
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
@@ -57,7 +57,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Assemble jobs, sensors and resources into the code location's ``Definitions``."""
     return dg.Definitions(
-        jobs=[sync_s3_object_job, sync_file_upload_job, sync_github_job],
+        jobs=SYNC_JOBS,
         sensors=ALL_SENSORS,
         resources=build_resources(settings or get_settings()),
     )

@@ -59,3 +59,7 @@ def sync_file_upload_job() -> None:
 def sync_github_job() -> None:
     """Fetch -> chunk -> upsert for one commit of a GitHub source."""
     upsert_github_op(chunk_github_op(fetch_github_op()))
+
+
+SYNC_JOBS = [sync_s3_object_job, sync_file_upload_job, sync_github_job]
+"""Every sync job: registered in the definitions and watched by the invocation sensors."""

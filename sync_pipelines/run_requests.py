@@ -52,53 +52,54 @@ def run_request_for(
         SOURCE_TAG: str(source.id),
         DATABASE_TAG: job.metadata.database_name,
     }
-    metadata = dict(record.extra_metadata or {})
+    step: tuple[str, str, dg.Config]
     if record.source_type == "s3":
-        config = S3ObjectConfig(
-            source_id=str(source.id),
-            object_key=record.object_key or "",
-            custom_id=record.custom_id,
-            metadata=metadata,
-            target_collection=job.metadata.collection_name,
-            max_object_bytes=max_object_bytes,
+        step = (
+            SYNC_S3_OBJECT_JOB,
+            FETCH_S3_OBJECT_OP,
+            S3ObjectConfig(
+                source_id=str(source.id),
+                object_key=record.object_key or "",
+                custom_id=record.custom_id,
+                metadata=dict(record.extra_metadata or {}),
+                target_collection=job.metadata.collection_name,
+                max_object_bytes=max_object_bytes,
+            ),
         )
-        return dg.RunRequest(
-            run_key=str(job.id),
-            job_name=SYNC_S3_OBJECT_JOB,
-            run_config=dg.RunConfig(ops={FETCH_S3_OBJECT_OP: config}),
-            tags=tags,
-        )
-    if record.source_type == "file_upload":
+    elif record.source_type == "file_upload":
         upload = job.metadata.file_upload
-        upload_config = FileUploadConfig(
-            source_id=str(source.id),
-            upload_key=record.object_key or "",
-            filename=(upload.filename if upload is not None else None) or "file",
-            target_collection=job.metadata.collection_name,
-            custom_id=record.custom_id,
-            metadata=metadata,
+        step = (
+            SYNC_FILE_UPLOAD_JOB,
+            FETCH_UPLOAD_OP,
+            FileUploadConfig(
+                source_id=str(source.id),
+                upload_key=record.object_key or "",
+                filename=(upload.filename if upload is not None else None) or "file",
+                target_collection=job.metadata.collection_name,
+                custom_id=record.custom_id,
+                metadata=dict(record.extra_metadata or {}),
+            ),
         )
-        return dg.RunRequest(
-            run_key=str(job.id),
-            job_name=SYNC_FILE_UPLOAD_JOB,
-            run_config=dg.RunConfig(ops={FETCH_UPLOAD_OP: upload_config}),
-            tags=tags,
-        )
-    if record.source_type == "github":
+    elif record.source_type == "github":
         github = job.metadata.github
-        ref = github.git_ref_identifier.model_dump() if github is not None else None
-        github_config = GithubSyncConfig(
-            source_id=str(source.id),
-            ref=ref,
-            target_collection=job.metadata.collection_name,
-            max_file_bytes=max_object_bytes,
+        step = (
+            SYNC_GITHUB_JOB,
+            FETCH_GITHUB_OP,
+            GithubSyncConfig(
+                source_id=str(source.id),
+                ref=github.git_ref_identifier.model_dump() if github is not None else None,
+                target_collection=job.metadata.collection_name,
+                max_file_bytes=max_object_bytes,
+            ),
         )
-        return dg.RunRequest(
-            run_key=str(job.id),
-            job_name=SYNC_GITHUB_JOB,
-            run_config=dg.RunConfig(ops={FETCH_GITHUB_OP: github_config}),
-            tags=tags,
+    else:
+        raise UnsupportedInvocationError(
+            f"{record.source_type} sources cannot be synced by this version of chroma-sync yet"
         )
-    raise UnsupportedInvocationError(
-        f"{record.source_type} sources cannot be synced by this version of chroma-sync yet"
+    job_name, op_name, config = step
+    return dg.RunRequest(
+        run_key=str(job.id),
+        job_name=job_name,
+        run_config=dg.RunConfig(ops={op_name: config}),
+        tags=tags,
     )

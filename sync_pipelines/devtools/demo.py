@@ -9,6 +9,7 @@ from dagster import DagsterInstance, RunConfig
 
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.definitions import build_definitions
+from sync_pipelines.devtools.dagster_stack import write_instance_config
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.names import FETCH_S3_OBJECT_OP, SYNC_S3_OBJECT_JOB
 from sync_pipelines.ops.s3 import S3ObjectConfig
@@ -21,24 +22,13 @@ DEMO_BUCKET = "chroma-sync-demo"
 DEMO_DATABASE = "demo"
 DEMO_COLLECTION = "acme-docs"
 QUIET_LOGS = {"console": {"config": {"log_level": "WARNING"}}}
-DAGSTER_YAML = """\
-storage:
-  sqlite:
-    base_dir: {base}
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-"""
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
     """Point ``DAGSTER_HOME`` at ``<home>/dagster`` (unless set) and write its dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML.format(base=home / "storage"))
+    home = write_instance_config(
+        Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
+    )
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
