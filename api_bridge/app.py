@@ -75,7 +75,10 @@ def create_app(
     app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
     app.state.launcher = launcher or (
         GraphQLRunLauncher(
-            settings.dagster_url, catalog, max_object_bytes=settings.max_object_bytes
+            settings.dagster_url,
+            catalog,
+            max_object_bytes=settings.max_object_bytes,
+            max_batch_invocations=settings.max_batch_invocations,
         )
         if settings.dagster_url
         else SensorOnlyLauncher()

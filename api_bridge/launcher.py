@@ -4,6 +4,10 @@ This is the fast path: the invocation sensor is the safety net that launches wha
 missed (Dagster down, bridge restarted). Both give the run the same ``dagster/run_key`` and
 ``dagster/sensor_name`` tags, so the sensor recognises a run launched here as its own and never
 starts a second one; the first op's compare-and-set on the invocation status is the last guard.
+
+S3 invocations are batched: one is launched here only while it is the only pending invocation
+of its source; with others pending it is left to the sensor, which serves them in one batch
+run (so a burst of creates does not start a run per invocation).
 """
 
 import logging
@@ -12,9 +16,8 @@ from typing import Any, Protocol
 
 import requests
 
-from sync_pipelines.catalog import Catalog
+from sync_pipelines.catalog import Catalog, InvocationRecord
 from sync_pipelines.names import INVOCATION_SENSOR
-from sync_pipelines.run_requests import UnsupportedInvocationError, run_request_for
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +57,48 @@ class GraphQLRunLauncher:
     """Launches runs through the Dagster webserver's GraphQL ``launchRun`` mutation."""
 
     def __init__(
-        self, dagster_url: str, catalog: Catalog, *, max_object_bytes: int, timeout: float = 5.0
+        self,
+        dagster_url: str,
+        catalog: Catalog,
+        *,
+        max_object_bytes: int,
+        timeout: float = 5.0,
+        max_batch_invocations: int = 1,
     ) -> None:
+        """Point the launcher at a Dagster webserver.
+
+        Args:
+            dagster_url: The webserver's base URL.
+            catalog: Where invocations are read.
+            max_object_bytes: Size cap for one object, passed to the run config.
+            timeout: Seconds one GraphQL call may take.
+            max_batch_invocations: Above 1, S3 invocations are batched by the invocation sensor:
+                one is launched here only while it is its source's only pending invocation.
+        """
         self.endpoint = dagster_url.rstrip("/") + "/graphql"
         self.catalog = catalog
         self.max_object_bytes = max_object_bytes
         self.timeout = timeout
+        self.max_batch_invocations = max_batch_invocations
         self._session = requests.Session()
+
+    def _left_to_sensor(self, record: InvocationRecord) -> bool:
+        """An S3 invocation with others pending for its source waits for the sensor's batch."""
+        source_id = record.job.source_id
+        if self.max_batch_invocations <= 1 or record.source_type != "s3" or source_id is None:
+            return False
+        return self.catalog.count_pending(source_id, limit=2) > 1
 
     def _params(self, invocation_id: uuid.UUID) -> dict[str, Any] | None:
         record = self.catalog.get_invocation_record(invocation_id)
         if record is None or record.job.status.word != "pending":
             return None
+        if self._left_to_sensor(record):
+            return None
+        # Imported here: run requests pull in Dagster and every op (seconds of start-up), which
+        # the API needs only once it launches its first run.
+        from sync_pipelines.run_requests import UnsupportedInvocationError, run_request_for
+
         source_id = record.job.source_id
         source = self.catalog.get_source(source_id) if source_id is not None else None
         try:

@@ -20,6 +20,7 @@ from sync_pipelines.schemas import (
     GitBranchRef,
     IndexJobMetadata,
     Source,
+    WebScrapeSourceConfig,
 )
 from sync_pipelines.schemas.common import check_collection_name, check_database_name
 from sync_pipelines.settings import Settings
@@ -93,6 +94,34 @@ def check_dense_model(model: DenseEmbeddingModel, settings: Settings, field: str
             field,
             f"{QWEN_DENSE_MODEL} needs a Chroma Cloud API key on the server "
             "(CHROMA_SYNC_CHROMA_API_KEY); use all-MiniLM-L6-v2 or configure the key",
+        )
+
+
+def check_web_source(config: WebScrapeSourceConfig | None, settings: Settings) -> None:
+    """Refuse web crawl limits outside the server's bounds (documented in the README).
+
+    Args:
+        config: The ``web_scrape`` part of a create-source body, if any.
+        settings: Server settings holding the bounds.
+
+    Raises:
+        BadRequestError: ``page_limit`` is 0 or over the bound, or ``max_depth`` is over it.
+    """
+    if config is None:
+        return
+    if (
+        config.page_limit is not None
+        and not 1 <= config.page_limit <= settings.crawl_max_page_limit
+    ):
+        raise BadRequestError(
+            "web_scrape.page_limit",
+            f"must be between 1 and {settings.crawl_max_page_limit} (null: the server default "
+            f"{settings.crawl_default_page_limit})",
+        )
+    if config.max_depth is not None and config.max_depth > settings.crawl_max_depth_limit:
+        raise BadRequestError(
+            "web_scrape.max_depth",
+            f"must be at most {settings.crawl_max_depth_limit} (null: unlimited within page_limit)",
         )
 
 

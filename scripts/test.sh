@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: setup, lint and type checks, then pytest against real services
-# (SeaweedFS S3 started by the tests, PostgreSQL on 127.0.0.1:5432, embedded Chroma).
+# (SeaweedFS S3 started by the tests, PostgreSQL on 127.0.0.1:5432, embedded Chroma, Debian's
+# Chromium for the Dagster UI browser test; screenshots land in artifacts/ui/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/ensure_postgres.sh
+bash scripts/ensure_chromium.sh
 export CHROMA_SYNC_REQUIRE_PG=1
+export CHROMA_SYNC_REQUIRE_UI=1
 .venv/bin/ruff check sync_pipelines sensors api_bridge tests bench scripts
 .venv/bin/ruff format --check sync_pipelines sensors api_bridge tests bench scripts
 .venv/bin/mypy

@@ -5,7 +5,7 @@ import warnings
 import dagster as dg
 
 from sync_pipelines.jobs import SYNC_JOBS
-from sync_pipelines.ops.tracking import run_invocation
+from sync_pipelines.ops.tracking import fail_run_invocations
 from sync_pipelines.resources.catalog import CatalogResource
 
 # Dagster's own run-status sensor decorators pass its beta ``owners`` parameter internally.
@@ -13,11 +13,9 @@ warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.Beta
 
 
 def _fail_invocation(catalog: CatalogResource, run: dg.DagsterRun, reason: str) -> None:
-    """Mark the run's invocation failed with ``reason`` if it is still active."""
-    store = catalog.get_catalog()
-    inv = run_invocation(store, dict(run.tags), run.run_id)
-    if inv is not None:
-        store.mark_failed(inv, f"run {run.run_id}{reason}")
+    """Fail the run's invocation (every one it holds, for a batch run) if still active."""
+    error = f"run {run.run_id}{reason}"
+    fail_run_invocations(catalog.get_catalog(), dict(run.tags), run.run_id, run.run_config, error)
 
 
 @dg.run_failure_sensor(
@@ -25,7 +23,10 @@ def _fail_invocation(catalog: CatalogResource, run: dg.DagsterRun, reason: str) 
     monitored_jobs=SYNC_JOBS,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Marks an invocation failed when its run fails outside an op (e.g. a crash).",
+    description=(
+        "Marks an invocation (every invocation of a batch run) failed when its run fails "
+        "outside an op (e.g. a crash)."
+    ),
 )
 def invocation_run_failure_sensor(
     context: dg.RunFailureSensorContext, catalog: CatalogResource

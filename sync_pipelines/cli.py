@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from sync_pipelines.client.commands import register as register_client_commands
 from sync_pipelines.settings import get_settings
 
 app = typer.Typer(
@@ -13,8 +14,13 @@ app = typer.Typer(
 )
 model_app = typer.Typer(help="Manage local embedding models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
-token_app = typer.Typer(help="Manage API tokens (x-chroma-token).", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Manage API tokens (x-chroma-token). Admin commands: run them on the server, they "
+    "work on its catalog directly (CHROMA_SYNC_HOME / CHROMA_SYNC_CATALOG_URL), not over HTTP.",
+    no_args_is_help=True,
+)
 app.add_typer(token_app, name="token")
+register_client_commands(app)
 
 
 @model_app.command("install")
@@ -50,13 +56,18 @@ def model_install(
 @app.command()
 def demo(
     query: Annotated[
-        str, typer.Option(help="What to ask the synced collection.")
-    ] = "how do I get a refund",
+        str | None,
+        typer.Option(help="Ask every collection this (default: one question per collection)."),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Demo home, emptied first (default ~/.chroma-sync-demo)."),
+    ] = None,
 ) -> None:
-    """Sync demo objects from a local S3 server into the embedded Chroma, then query."""
+    """Start the stack, sync a GitHub, an S3 and a web source through the HTTP API, query."""
     from sync_pipelines.devtools.demo import run_demo
 
-    raise typer.Exit(run_demo(get_settings(), query, typer.echo))
+    raise typer.Exit(run_demo(get_settings(), query, typer.echo, home))
 
 
 @app.command("s3-server")
@@ -163,6 +174,41 @@ def api(
         port=settings.api_port if port is None else port,
         log_level="info",
     )
+
+
+@app.command()
+def serve(
+    home: Annotated[
+        Path | None, typer.Option(help="Home folder (default CHROMA_SYNC_HOME, ~/.chroma-sync).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address the API and the Dagster UI bind.")] = (
+        "127.0.0.1"
+    ),
+    api_port: Annotated[
+        int | None, typer.Option(help="API port (default CHROMA_SYNC_API_PORT, 8080).")
+    ] = None,
+    dagster_port: Annotated[int, typer.Option(help="Dagster UI port.")] = 3000,
+    with_s3: Annotated[
+        bool, typer.Option(help="Also run a local S3 server (SeaweedFS, data in <home>/s3).")
+    ] = False,
+    s3_port: Annotated[int, typer.Option(help="S3 port on 127.0.0.1 (with --with-s3).")] = 8333,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds allowed to become healthy.")] = 120,
+) -> None:
+    """Run the API, the Dagster UI and daemon (and S3) on one home folder until Ctrl-C."""
+    from sync_pipelines.serve import ServeOptions
+    from sync_pipelines.serve import serve as run_serve
+
+    settings = get_settings()
+    options = ServeOptions(
+        home=(home or settings.home_dir).expanduser().resolve(),
+        host=host,
+        api_port=settings.api_port if api_port is None else api_port,
+        dagster_port=dagster_port,
+        with_s3=with_s3,
+        s3_port=s3_port,
+        ready_timeout_s=ready_timeout,
+    )
+    raise typer.Exit(run_serve(options, typer.echo, lambda line: typer.echo(line, err=True)))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from sync_pipelines.resources.embedding import EmbeddingResource
 from sync_pipelines.resources.git import GitResource
 from sync_pipelines.resources.s3 import SyncS3Resource
 from sync_pipelines.resources.uploads import UploadStoreResource
+from sync_pipelines.resources.web import WebCrawlerResource
 from sync_pipelines.settings import Settings, get_settings
 
 
@@ -21,7 +22,12 @@ def _secret(env_var: str, value: object | None) -> str | dg.EnvVar | None:
 def build_resources(settings: Settings) -> dict[str, object]:
     """Build the resources for ``settings`` (the embedded defaults unless configured)."""
     return {
-        "catalog": CatalogResource(url=settings.resolved_catalog_url),
+        # A configured catalog URL may carry a password: pass it by name, like the secrets.
+        "catalog": CatalogResource(
+            url=dg.EnvVar("CHROMA_SYNC_CATALOG_URL")
+            if settings.catalog_url
+            else settings.resolved_catalog_url
+        ),
         "chroma": ChromaResource(
             mode=settings.chroma_mode,
             path=str(settings.resolved_chroma_path),
@@ -37,6 +43,15 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "s3": SyncS3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region),
         "uploads": UploadStoreResource(root=str(settings.resolved_uploads_dir)),
+        "web": WebCrawlerResource(
+            user_agent=settings.crawl_user_agent,
+            allow_hosts=list(settings.crawl_allow_hosts),
+            concurrency=settings.crawl_concurrency,
+            timeout_s=settings.crawl_timeout_s,
+            max_page_bytes=settings.crawl_max_page_bytes,
+            max_retries=settings.crawl_max_retries,
+            max_retry_after_s=settings.crawl_max_retry_after_s,
+        ),
         "git": GitResource(
             mirrors_dir=str(settings.home_dir / "git"),
             default_base_url=settings.github_base_url,

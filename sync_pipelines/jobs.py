@@ -6,13 +6,22 @@ deployment that wants per-op isolation can override the executor.
 
 import dagster as dg
 
-from sync_pipelines.names import SYNC_FILE_UPLOAD_JOB, SYNC_GITHUB_JOB, SYNC_S3_OBJECT_JOB
+from sync_pipelines.names import (
+    SYNC_FILE_UPLOAD_JOB,
+    SYNC_GITHUB_JOB,
+    SYNC_S3_BATCH_JOB,
+    SYNC_S3_OBJECT_JOB,
+    SYNC_WEB_JOB,
+)
 from sync_pipelines.ops.documents import chunk_op, upsert_op
 from sync_pipelines.ops.github import fetch_github_op
 from sync_pipelines.ops.github_write import chunk_github_op, upsert_github_op
 from sync_pipelines.ops.s3 import fetch_s3_object_op
+from sync_pipelines.ops.s3_batch import sync_s3_batch_op
 from sync_pipelines.ops.tracking import mark_invocation_failed
 from sync_pipelines.ops.uploads import fetch_upload_op
+from sync_pipelines.ops.web import crawl_web_op
+from sync_pipelines.ops.web_write import chunk_web_op, upsert_web_op
 
 
 @dg.job(
@@ -28,6 +37,22 @@ from sync_pipelines.ops.uploads import fetch_upload_op
 def sync_s3_object_job() -> None:
     """Fetch -> chunk -> upsert for one S3 object."""
     upsert_op(chunk_op(fetch_s3_object_op()))
+
+
+@dg.job(
+    name=SYNC_S3_BATCH_JOB,
+    description=(
+        "Sync a batch of pending S3 invocations of one source in one run: claim them, then "
+        "fetch, chunk, embed and write each object; every invocation completes or fails on "
+        "its own."
+    ),
+    tags={"chroma_sync/source_type": "s3"},
+    hooks={mark_invocation_failed},
+    executor_def=dg.in_process_executor,
+)
+def sync_s3_batch_job() -> None:
+    """One op serves the whole batch (several objects per embedding call)."""
+    sync_s3_batch_op()
 
 
 @dg.job(
@@ -61,5 +86,27 @@ def sync_github_job() -> None:
     upsert_github_op(chunk_github_op(fetch_github_op()))
 
 
-SYNC_JOBS = [sync_s3_object_job, sync_file_upload_job, sync_github_job]
+@dg.job(
+    name=SYNC_WEB_JOB,
+    description=(
+        "Sync a website into a collection: crawl it from the starting URL (same host, "
+        "robots.txt, sitemap, limits, private-address guard, conditional GETs), extract each "
+        "page's main content as markdown, embed changed pages and remove pages that are gone."
+    ),
+    tags={"chroma_sync/source_type": "web_scrape"},
+    hooks={mark_invocation_failed},
+    executor_def=dg.in_process_executor,
+)
+def sync_web_job() -> None:
+    """Crawl -> chunk -> upsert for one web source."""
+    upsert_web_op(chunk_web_op(crawl_web_op()))
+
+
+SYNC_JOBS = [
+    sync_s3_object_job,
+    sync_s3_batch_job,
+    sync_file_upload_job,
+    sync_github_job,
+    sync_web_job,
+]
 """Every sync job: registered in the definitions and watched by the invocation sensors."""

@@ -117,6 +117,52 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- Web crawling (issue 5) ---
+    crawl_user_agent: str = Field(
+        default="chroma-sync/0.1 (+https://github.com/chroma-sync/chroma-sync)",
+        description="User-Agent the crawler sends and matches robots.txt groups against.",
+    )
+    crawl_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hosts, addresses or networks (CIDR) the crawler may reach although they are "
+            "loopback, private, link-local or metadata addresses, e.g. ['127.0.0.1/32']."
+        ),
+    )
+    crawl_concurrency: int = Field(default=4, ge=1, le=32, description="Requests at once per host.")
+    crawl_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout.")
+    crawl_max_page_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Pages larger than this are skipped."
+    )
+    crawl_max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 429/5xx.")
+    crawl_max_retry_after_s: float = Field(
+        default=60.0, ge=0, description="Longest Retry-After / Crawl-delay honoured."
+    )
+    crawl_default_page_limit: int = Field(
+        default=1000, gt=0, description="page_limit when a web source sets none."
+    )
+    crawl_max_page_limit: int = Field(
+        default=100_000, gt=0, description="Largest page_limit a web source may ask for."
+    )
+    crawl_max_depth_limit: int = Field(
+        default=100, ge=0, description="Largest max_depth a web source may ask for."
+    )
+
+    # --- Automation (issue 6) ---
+    s3_sensor_interval_s: int = Field(
+        default=30, ge=1, description="Seconds between S3 auto-sync sensor ticks."
+    )
+    s3_sensor_max_pages_per_tick: int = Field(
+        default=20,
+        ge=1,
+        description="ListObjectsV2 pages (1,000 keys each) one tick reads per source.",
+    )
+    max_batch_invocations: int = Field(
+        default=100,
+        ge=1,
+        description="Pending S3/upload invocations of one source that one Dagster run serves.",
+    )
+
     @property
     def home_dir(self) -> Path:
         """The home folder, user-expanded."""

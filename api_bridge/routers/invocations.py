@@ -137,6 +137,8 @@ def get_invocation(invocation_id: uuid.UUID, token: Token, catalog: CatalogDep) 
     job = catalog.get_invocation(invocation_id, token.database_name)
     if job is None:
         raise NotFoundError(f"invocation {invocation_id} not found")
+    if job.status.word != "pending":
+        job = job.model_copy(update={"progress": catalog.get_progress(invocation_id)})
     return json_response(job)
 
 

@@ -4,13 +4,25 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from sync_pipelines.catalog.engine import make_engine
+from sync_pipelines.catalog.invocation_batches import InvocationBatchesMixin
 from sync_pipelines.catalog.invocations import InvocationsMixin
+from sync_pipelines.catalog.progress import ProgressMixin
+from sync_pipelines.catalog.s3_objects import S3ObjectsMixin
 from sync_pipelines.catalog.sources import SourcesMixin
 from sync_pipelines.catalog.tables import Base
 from sync_pipelines.catalog.tokens import TokensMixin
+from sync_pipelines.catalog.web_pages import WebPagesMixin
 
 
-class Catalog(SourcesMixin, InvocationsMixin, TokensMixin):
+class Catalog(
+    SourcesMixin,
+    InvocationsMixin,
+    InvocationBatchesMixin,
+    TokensMixin,
+    WebPagesMixin,
+    S3ObjectsMixin,
+    ProgressMixin,
+):
     """The sync catalog on any SQLAlchemy database: sources, invocations, API tokens.
 
     Tables are created on construction (``create_all``); schema migrations (alembic) are a

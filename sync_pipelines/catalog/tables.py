@@ -107,3 +107,23 @@ class TokenRow(Base):
     label: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class S3ObjectRow(Base):
+    """What the S3 auto-sync sensor last handled for one object key of a source.
+
+    ``seen_pass`` is the last listing pass that saw the key; keys not seen during a complete
+    pass are gone from the bucket. ``sidecar_target`` (metadata mode) is the invocation the
+    sidecar asked for, replayed when mirror mode sees the sidecar vanish.
+    """
+
+    __tablename__ = "s3_objects"
+    __table_args__ = (Index("ix_s3_objects_source_pass", "source_id", "seen_pass"),)
+
+    source_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    object_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    etag: Mapped[str] = mapped_column(String(255))
+    seen_pass: Mapped[int] = mapped_column(BigInteger)
+    sidecar_target: Mapped[JsonDict | None]

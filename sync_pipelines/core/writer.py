@@ -6,7 +6,7 @@ a failed write converges on the same state.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -135,3 +135,22 @@ def sync_document(
         deleted=len(plan.delete),
         embed_seconds=embed_seconds,
     )
+
+
+def iter_metadatas(collection: CollectionLike, page_size: int = 1000) -> Iterator[Any]:
+    """Yield the metadata of every chunk in ``collection``, reading it page by page.
+
+    Args:
+        collection: The Chroma collection.
+        page_size: Records per ``get``.
+
+    Yields:
+        Each chunk's metadata (``None`` for chunks without metadata).
+    """
+    offset = 0
+    while True:
+        got = collection.get(include=["metadatas"], limit=page_size, offset=offset)
+        yield from got.get("metadatas") or []
+        if len(got["ids"]) < page_size:
+            return
+        offset += page_size

@@ -1,10 +1,11 @@
 """Run a real Dagster instance for chroma-sync: instance config, daemon and webserver processes.
 
-Used by the tests, the benchmarks and (later) ``chroma-sync serve``. The instance queues runs
-with a 1 s dequeue interval; jobs run their ops in process, so an invocation reaches
-``processing`` a few seconds after it is accepted.
+Used by the tests, the benchmarks and ``chroma-sync serve``. The instance queues runs with a
+1 s dequeue interval and launches up to four at once (dequeue threads); jobs run their ops in
+process, so an invocation reaches ``processing`` a few seconds after it is accepted.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -16,28 +17,60 @@ from sync_pipelines.devtools.local_s3 import _free_port_block, stop_process_grou
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-DAGSTER_YAML = """\
+SQLITE_STORAGE = """\
 storage:
   sqlite:
     base_dir: {storage}
+"""
+POSTGRES_STORAGE = """\
+storage:
+  postgres:
+    postgres_url: {url}
+"""
+INSTANCE_SETTINGS = """\
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
+    dequeue_use_threads: true
+    dequeue_num_workers: 4
+    max_user_code_failure_retries: 2
+    user_code_failure_retry_delay: 5
 telemetry:
   enabled: false
 nux:
   enabled: false
 """
+DAGSTER_YAML = SQLITE_STORAGE + INSTANCE_SETTINGS
+PSYCOPG2_SCHEME = "postgresql+psycopg2://"
 
 
-def write_instance_config(dagster_home: Path) -> Path:
-    """Write ``dagster.yaml`` into ``dagster_home`` unless one exists; return the folder."""
+def write_instance_config(dagster_home: Path, postgres_url: str | None = None) -> Path:
+    """Write ``dagster.yaml`` into ``dagster_home`` unless one exists; return the folder.
+
+    Args:
+        dagster_home: The instance folder (``DAGSTER_HOME``).
+        postgres_url: When set, runs, event logs and schedules are stored in this PostgreSQL
+            database (``dagster-postgres``) instead of SQLite files under ``dagster_home``;
+            every other setting is the same.
+
+    Raises:
+        ValueError: ``postgres_url`` does not name the psycopg2 driver.
+    """
+    if postgres_url and not postgres_url.startswith(PSYCOPG2_SCHEME):
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, whose connections
+        # dagster-postgres closes after setting the statement timeout.
+        raise ValueError(f"Dagster's postgres_url must start with {PSYCOPG2_SCHEME}")
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML.format(storage=dagster_home / "storage"))
+        storage = (
+            POSTGRES_STORAGE.format(url=json.dumps(postgres_url))
+            if postgres_url
+            else SQLITE_STORAGE.format(storage=dagster_home / "storage")
+        )
+        config.write_text(storage + INSTANCE_SETTINGS)
     return dagster_home
 
 
@@ -61,17 +94,29 @@ class DagsterStack:
         env: dict[str, str] | None = None,
         webserver: bool = False,
         workspace: Path = PROJECT_ROOT / "workspace.yaml",
+        webserver_port: int | None = None,
+        host: str = "127.0.0.1",
+        postgres_url: str | None = None,
     ) -> None:
-        self.dagster_home = write_instance_config(dagster_home)
+        self.dagster_home = write_instance_config(dagster_home, postgres_url)
         self.workspace = workspace
         self.env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(self.dagster_home)}
-        self.webserver_port = _free_port_block(1)[0] if webserver else None
+        self.host = host
+        self.webserver_port = (webserver_port or _free_port_block(1)[0]) if webserver else None
         self._procs: list[subprocess.Popen[bytes]] = []
 
     @property
     def webserver_url(self) -> str | None:
-        """The webserver's URL, when one was asked for."""
-        return f"http://127.0.0.1:{self.webserver_port}" if self.webserver_port else None
+        """The webserver's URL (loopback when it binds every address), when one was asked for."""
+        if not self.webserver_port:
+            return None
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.webserver_port}"
+
+    @property
+    def processes(self) -> list["subprocess.Popen[bytes]"]:
+        """The running processes (daemon first), each leading its own process group."""
+        return list(self._procs)
 
     def _spawn(self, args: list[str], log_name: str) -> None:
         log = (self.dagster_home / log_name).open("ab")
@@ -95,7 +140,7 @@ class DagsterStack:
                 [
                     _bin("dagster-webserver"),
                     "-h",
-                    "127.0.0.1",
+                    self.host,
                     "-p",
                     str(self.webserver_port),
                     "-w",

@@ -1,106 +1,303 @@
-"""The demo: a local S3 server, three objects, the Dagster S3 job, and a query."""
+"""The demo: the whole stack on this machine, one source of each type synced over HTTP, queries.
 
+``run_demo`` starts what ``chroma-sync serve --with-s3`` starts (API bridge, Dagster code server,
+daemon and webserver, SeaweedFS) in a fresh demo home, plus a git daemon and a docs website on
+127.0.0.1. Through the HTTP API it creates a GitHub, an S3 and a web source, invokes each,
+waits until every invocation is ``complete``, asks each collection a question, then stops
+everything it started.
+"""
+
+import contextlib
 import os
-from collections.abc import Callable
-from importlib import resources
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-
-from dagster import DagsterInstance, RunConfig
+from types import FrameType
 
 from sync_pipelines.catalog import Catalog
-from sync_pipelines.definitions import build_definitions
-from sync_pipelines.devtools.dagster_stack import write_instance_config
-from sync_pipelines.devtools.local_s3 import LocalS3Server
-from sync_pipelines.names import FETCH_S3_OBJECT_OP, SYNC_S3_OBJECT_JOB
-from sync_pipelines.ops.s3 import S3ObjectConfig
-from sync_pipelines.resources.chroma import ChromaResource
-from sync_pipelines.resources.embedding import EmbeddingResource
-from sync_pipelines.schemas import CreateSourcePayload, SourceTypeFilter
-from sync_pipelines.settings import Settings
+from sync_pipelines.client.http import TERMINAL_STATUSES, SyncClient, status_word
+from sync_pipelines.client.query import run_query
+from sync_pipelines.devtools.demo_sources import (
+    DEMO_DATABASE,
+    DemoSource,
+    github_source,
+    s3_source,
+    web_source,
+)
+from sync_pipelines.devtools.git_server import GitDaemon
+from sync_pipelines.devtools.local_s3 import _free_port_block
+from sync_pipelines.devtools.proctree import descendants
+from sync_pipelines.devtools.web_site import LocalWebSite
+from sync_pipelines.serve import ServeOptions, Services
+from sync_pipelines.serve_support import free_port
+from sync_pipelines.settings import Settings, get_settings
 
-DEMO_BUCKET = "chroma-sync-demo"
-DEMO_DATABASE = "demo"
-DEMO_COLLECTION = "acme-docs"
-QUIET_LOGS = {"console": {"config": {"log_level": "WARNING"}}}
+Echo = Callable[[str], None]
+DEFAULT_HOME = Path("~/.chroma-sync-demo")
+MARKER = ".chroma-sync-demo"
+READY_TIMEOUT_S = 180.0
+SYNC_TIMEOUT_S = 300.0
+POLL_S = 0.5
+# Settings that would point the demo's stack at storage outside the demo home.
+_REDIRECTING = (
+    "CHROMA_SYNC_CATALOG_URL",
+    "CHROMA_SYNC_CHROMA_MODE",
+    "CHROMA_SYNC_CHROMA_PATH",
+    "CHROMA_SYNC_UPLOADS_DIR",
+    "CHROMA_SYNC_S3_ENDPOINT_URL",
+    "CHROMA_SYNC_DAGSTER_URL",
+    "DAGSTER_HOME",
+)
 
 
-def ensure_dagster_home(settings: Settings) -> Path:
-    """Point ``DAGSTER_HOME`` at ``<home>/dagster`` (unless set) and write its dagster.yaml."""
-    home = write_instance_config(
-        Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster")
-    )
-    os.environ["DAGSTER_HOME"] = str(home)
+class DemoError(Exception):
+    """The demo cannot go on; ``str()`` is the one line shown to the user."""
+
+
+@dataclass
+class Pending:
+    """An invocation the demo waits for."""
+
+    source: DemoSource
+    label: str
+    invocation_id: str
+    created: float
+
+
+def prepare_home(home: Path) -> Path:
+    """Empty ``home`` (only if it is a previous demo home, or empty) and mark it as one.
+
+    Raises:
+        DemoError: ``home`` holds something that is not a demo home.
+    """
+    home = home.expanduser().resolve()
+    if home.exists():
+        if not home.is_dir() or (any(home.iterdir()) and not (home / MARKER).exists()):
+            raise DemoError(f"{home} exists and is not a demo home; choose another --home")
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / MARKER).write_text("chroma-sync demo home: emptied by every demo run\n")
     return home
 
 
-def run_demo(settings: Settings, query: str, echo: Callable[[str], None]) -> int:
-    """Sync the demo objects from a local S3 server and print the best matches for ``query``.
+@contextlib.contextmanager
+def demo_environment(home: Path, model_dir: Path) -> Iterator[Settings]:
+    """Point ``CHROMA_SYNC_*`` at the demo home (restored on exit); yield its settings."""
+    saved = dict(os.environ)
+    for name in _REDIRECTING:
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "CHROMA_SYNC_HOME": str(home),
+            "CHROMA_SYNC_MODEL_DIR": str(model_dir),
+            "CHROMA_SYNC_CRAWL_ALLOW_HOSTS": '["127.0.0.1"]',
+            # Starting a run waits for its worker to import the code: minutes on a busy box.
+            "DAGSTER_GRPC_TIMEOUT_SECONDS": os.environ.get("DAGSTER_GRPC_TIMEOUT_SECONDS", "300"),
+        }
+    )
+    get_settings.cache_clear()
+    try:
+        yield Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+
+
+@contextlib.contextmanager
+def running_stack(home: Path, echo: Echo) -> Iterator[Services]:
+    """Start the stack on free ports and wait until it is healthy; stop it all on exit."""
+    options = ServeOptions(
+        home=home,
+        api_port=free_port(),
+        dagster_port=free_port(),
+        with_s3=True,
+        s3_port=_free_port_block(1)[0],
+        ready_timeout_s=READY_TIMEOUT_S,
+    )
+    services = Services(options)
+    started = time.monotonic()
+    try:
+        services.check_ports()
+        services.start()
+        while not services.healthy():
+            if (failure := services.exited_child()) is not None:
+                raise DemoError(failure)
+            if time.monotonic() - started > READY_TIMEOUT_S:
+                raise DemoError(
+                    f"the stack was not healthy after {READY_TIMEOUT_S:.0f} s; "
+                    f"logs in {services.logs} and {services.dagster_home}"
+                )
+            if services.dagster is None and services.ready_for_dagster():
+                services.start_dagster()
+            time.sleep(0.2)
+        s3_url = services.s3.endpoint_url if services.s3 else "-"
+        echo(
+            f"stack up in {time.monotonic() - started:.1f} s: API {services.api_url}, "
+            f"Dagster UI {services.webserver_url}, S3 {s3_url}"
+        )
+        yield services
+    finally:
+        if services.started_anything():
+            stopping = time.monotonic()
+            services.stop()
+            echo(f"stack stopped in {time.monotonic() - stopping:.1f} s")
+
+
+def _chunks(job: dict[str, object]) -> str:
+    progress = job.get("progress")
+    if isinstance(progress, dict) and isinstance(progress.get("chunks_written"), int):
+        return f" ({progress['chunks_written']} chunks written)"
+    return ""
+
+
+def wait_all(client: SyncClient, pending: list[Pending], echo: Echo, timeout: float) -> None:
+    """Poll every invocation until it is ``complete``; print one line as each completes.
+
+    Raises:
+        DemoError: One failed or was cancelled, or they were not all done within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    left = list(pending)
+    while left:
+        for item in list(left):
+            job = client.get_invocation(item.invocation_id)
+            word = status_word(job)
+            if word not in TERMINAL_STATUSES:
+                continue
+            left.remove(item)
+            name = f"[{item.source.kind}] invocation {item.invocation_id} ({item.label})"
+            if word != "complete":
+                status = job.get("status")
+                detail = (
+                    status.get("failed", {}).get("error", "") if isinstance(status, dict) else ""
+                )
+                raise DemoError(f"{name} {word}" + (f": {detail}" if detail else ""))
+            elapsed = time.monotonic() - item.created
+            echo(f"{name} complete in {elapsed:.1f} s{_chunks(job)}")
+        if left and time.monotonic() > deadline:
+            item = left[0]
+            job = client.get_invocation(item.invocation_id)
+            raise DemoError(
+                f"[{item.source.kind}] invocation {item.invocation_id} ({item.label}) still "
+                f"{status_word(job)} after {timeout:.0f} s"
+            )
+        if left:
+            time.sleep(POLL_S)
+
+
+def show_answers(
+    settings: Settings, sources: list[DemoSource], query: str | None, echo: Echo
+) -> None:
+    """Print the best match of each collection for its question (or ``query``).
+
+    Raises:
+        DemoError: A collection is empty.
+    """
+    for source in sources:
+        question = query or source.question
+        hits = run_query(settings, DEMO_DATABASE, source.collection, question, 1)
+        if not hits:
+            raise DemoError(f"[{source.kind}] collection {source.collection} is empty")
+        hit = hits[0]
+        meta = hit.metadata
+        lines = f" lines {meta['start_line']}-{meta['end_line']}" if "start_line" in meta else ""
+        snippet = " ".join(hit.document.split())[:90]
+        echo(
+            f'[{source.kind}] query "{question}" -> {source.collection}: {hit.document_key}'
+            f"{lines} (distance {hit.distance:.3f}): {snippet}"
+        )
+
+
+def _sync(
+    services: Services, settings: Settings, home: Path, query: str | None, echo: Echo
+) -> None:
+    catalog = Catalog(settings.resolved_catalog_url)
+    try:
+        _, secret = catalog.create_token(DEMO_DATABASE, admin=True, label="demo")
+    finally:
+        catalog.close()
+    echo(f"API token created for database {DEMO_DATABASE!r} (admin)")
+    if services.s3 is None:
+        raise DemoError("the stack runs no S3 server")
+    (home / "git").mkdir()
+    with (
+        GitDaemon(home / "git") as daemon,
+        LocalWebSite() as site,
+        contextlib.closing(SyncClient(services.api_url, secret)) as client,
+    ):
+        sources = [github_source(home / "git", daemon), s3_source(services.s3), web_source(site)]
+        pending: list[Pending] = []
+        for source in sources:
+            source_id = client.create_source(source.body)
+            echo(f"[{source.kind}] source {source_id} -> collection {source.collection}")
+            for label, body in source.invocations:
+                created = time.monotonic()
+                invocation_id = client.create_invocation(source_id, body)
+                pending.append(Pending(source, label, invocation_id, created))
+        echo(f"waiting for {len(pending)} invocations (GET /api/v1/invocations/{{id}}) ...")
+        threading.Thread(target=_import_query_modules, daemon=True).start()
+        wait_all(client, pending, echo, SYNC_TIMEOUT_S)
+    asking = time.monotonic()
+    show_answers(settings, sources, query, echo)
+    echo(f"queries answered in {time.monotonic() - asking:.1f} s")
+
+
+def _import_query_modules() -> None:
+    # Seconds of imports the queries need; done while the runs go, not after.
+    import chromadb  # noqa: F401
+    import onnxruntime  # noqa: F401
+    import tokenizers  # noqa: F401
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise DemoError("stopped by SIGTERM")
+
+
+def run_demo(settings: Settings, query: str | None, echo: Echo, home: Path | None = None) -> int:
+    """Run the demo in ``home`` (default ``~/.chroma-sync-demo``, emptied first).
+
+    Args:
+        settings: This process's settings (only the embedding model folder is used).
+        query: Asked of every collection; None asks each its own question.
+        echo: Prints one line.
+        home: The demo home.
 
     Returns:
-        0 when every object synced, 1 otherwise.
+        0 when every invocation completed and every collection answered; 1 otherwise (after
+        one ``demo failed: ...`` line).
     """
-    dagster_home = ensure_dagster_home(settings)
-    content = resources.files("sync_pipelines.devtools") / "demo_content"
-    files = sorted(
-        (entry.name, entry.read_bytes()) for entry in content.iterdir() if entry.is_file()
-    )
-    catalog = Catalog(settings.resolved_catalog_url)
-    with LocalS3Server(settings.home_dir / "demo-s3") as s3:
-        echo(f"local S3 (SeaweedFS) on {s3.endpoint_url}")
-        client = s3.client()
-        if DEMO_BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
-            client.create_bucket(Bucket=DEMO_BUCKET)
-        for name, data in files:
-            client.put_object(Bucket=DEMO_BUCKET, Key=f"docs/{name}", Body=data)
-        for old in catalog.list_sources(DEMO_DATABASE, source_type=SourceTypeFilter("s3")):
-            if old.s3 is not None and old.s3.bucket_name == DEMO_BUCKET:
-                catalog.delete_source(old.id)
-        body = s3.source_body(
-            DEMO_DATABASE,
-            DEMO_BUCKET,
-            DEMO_COLLECTION,
-            path_prefix="docs/",
-            chunking={"type": "tree_sitter", "max_size_bytes": 400},
-        )
-        source = catalog.create_source(CreateSourcePayload.model_validate(body))
-        echo(f"source {source.id} -> collection {DEMO_DATABASE}/{DEMO_COLLECTION}")
-        job = build_definitions(settings).resolve_job_def(SYNC_S3_OBJECT_JOB)
-        instance = DagsterInstance.get()
-        failed = 0
-        for name, _ in files:
-            config = S3ObjectConfig(source_id=str(source.id), object_key=f"docs/{name}")
-            result = job.execute_in_process(
-                run_config=RunConfig(ops={FETCH_S3_OBJECT_OP: config}, loggers=QUIET_LOGS),
-                instance=instance,
-                raise_on_error=False,
-            )
-            if result.success:
-                counts = result.output_for_node("upsert_op")
-                echo(
-                    f"synced docs/{name}: {counts['chunks']} chunks "
-                    f"({counts['chunks_written']} embedded, {counts['chunks_skipped']} unchanged, "
-                    f"{counts['chunks_deleted']} deleted) run {result.run_id}"
-                )
-            else:
-                failed += 1
-                echo(f"FAILED docs/{name}: run {result.run_id}")
-    chroma = ChromaResource(mode="persistent", path=str(settings.resolved_chroma_path))
-    embedder = EmbeddingResource(model_dir=str(settings.resolved_model_dir))
-    collection = chroma.get_collection(
-        DEMO_DATABASE, DEMO_COLLECTION, embedding_function=embedder.collection_function(None)
-    )
-    hits = collection.query(query_texts=[query], n_results=3)
-    echo(f'query: "{query}"')
-    metadatas = hits["metadatas"] or [[]]
-    documents = hits["documents"] or [[]]
-    distances = hits["distances"] or [[]]
-    for rank, (meta, doc, dist) in enumerate(
-        zip(metadatas[0], documents[0], distances[0], strict=True), start=1
-    ):
-        first_line = doc.strip().splitlines()[0] if doc.strip() else ""
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    demo_home: Path | None = None
+    try:
+        demo_home = prepare_home(home or DEFAULT_HOME)
+        echo(f"demo home {demo_home} (emptied on every run)")
+        with (
+            demo_environment(demo_home, settings.resolved_model_dir) as demo_settings,
+            running_stack(demo_home, echo) as services,
+        ):
+            _sync(services, demo_settings, demo_home, query, echo)
+        left = descendants(os.getpid())
+        if left:
+            raise DemoError(f"processes still running after the stop: {sorted(left)}")
+    except (KeyboardInterrupt, Exception) as exc:  # one last line, never a traceback
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        if not isinstance(exc, (DemoError, KeyboardInterrupt)):
+            reason = f"{type(exc).__name__}: {exc}"
+        logs = f" (logs in {demo_home}/logs and {demo_home}/dagster)"
         echo(
-            f"  {rank}. {meta['document_key']} lines {meta['start_line']}-{meta['end_line']} "
-            f"(distance {dist:.3f}): {first_line[:80]}"
+            f"demo failed: {reason}" + (logs if demo_home and (demo_home / "logs").exists() else "")
         )
-    echo(f"Dagster runs are in {dagster_home}: dagster dev -w workspace.yaml shows them.")
-    return 1 if failed else 0
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    echo(
+        f"demo ok: github, s3 and web sources synced through the HTTP API and queried "
+        f"in {time.monotonic() - started:.1f} s"
+    )
+    return 0

@@ -204,9 +204,9 @@ class LocalS3Server:
         raise LocalS3Error(f"S3 did not answer on {self.endpoint_url} within {timeout}s")
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        """Stop the server (SIGTERM, then SIGKILL after 3 s: its admin part may hang on exit)."""
         if self._proc is not None:
-            stop_process_group(self._proc, timeout=10)
+            stop_process_group(self._proc, timeout=3)
             self._proc = None
 
     def __enter__(self) -> "LocalS3Server":

@@ -64,7 +64,10 @@ class FetchedDocument:
 
 @dataclass(frozen=True)
 class ChunkedDocument:
-    """A document's chunk records, ready to write (``missing`` when the document is gone)."""
+    """A document's chunk records, ready to write (``missing`` when the document is gone).
+
+    ``language`` is the parsed document's language and ``size`` its byte count (for metadata).
+    """
 
     target: SyncTarget
     uri: str
@@ -72,6 +75,8 @@ class ChunkedDocument:
     custom_id: str | None
     records: list[ChunkRecord]
     missing: bool
+    language: str | None = None
+    size: int = 0
 
 
 def failure(uri: str, reason: str, **metadata: Any) -> dg.Failure:
@@ -83,9 +88,19 @@ def failure(uri: str, reason: str, **metadata: Any) -> dg.Failure:
     )
 
 
-@dg.op(description="Parse the fetched document (PDF, HTML, text, code) and split it into chunks.")
-def chunk_op(context: dg.OpExecutionContext, fetched: FetchedDocument) -> ChunkedDocument:
-    """Parse and chunk one document, building chunk ids and metadata."""
+def chunk_fetched(fetched: FetchedDocument) -> ChunkedDocument:
+    """Parse and chunk one fetched document, building chunk ids and metadata.
+
+    Args:
+        fetched: The document (``data`` ``None`` when it no longer exists).
+
+    Returns:
+        Its records, or an empty ``missing`` result for a document that is gone.
+
+    Raises:
+        dg.Failure: Not retryable, naming the document: it cannot be parsed, or its metadata
+            would overwrite a standard key.
+    """
     # Parsers and grammars load here, not at import: every Dagster process imports this module.
     from sync_pipelines.core.chunking import chunk_document, strategy_used
     from sync_pipelines.core.parsing import ParseError, parse_object
@@ -110,17 +125,32 @@ def chunk_op(context: dg.OpExecutionContext, fetched: FetchedDocument) -> Chunke
         raise failure(fetched.uri, exc.reason) from exc
     except ReservedMetadataKeyError as exc:
         raise failure(fetched.uri, str(exc)) from exc
-    context.add_output_metadata(
-        {
-            "document": fetched.uri,
-            "bytes": len(fetched.data),
-            "chunks": len(records),
-            "language": doc.language or "text",
-        }
-    )
     return ChunkedDocument(
-        fetched.target, fetched.uri, fetched.document_key, fetched.custom_id, records, False
+        fetched.target,
+        fetched.uri,
+        fetched.document_key,
+        fetched.custom_id,
+        records,
+        False,
+        language=doc.language,
+        size=len(fetched.data),
     )
+
+
+@dg.op(description="Parse the fetched document (PDF, HTML, text, code) and split it into chunks.")
+def chunk_op(context: dg.OpExecutionContext, fetched: FetchedDocument) -> ChunkedDocument:
+    """Parse and chunk one document, building chunk ids and metadata."""
+    chunked = chunk_fetched(fetched)
+    if not chunked.missing:
+        context.add_output_metadata(
+            {
+                "document": chunked.uri,
+                "bytes": chunked.size,
+                "chunks": len(chunked.records),
+                "language": chunked.language or "text",
+            }
+        )
+    return chunked
 
 
 def open_target(

@@ -22,6 +22,7 @@ from sync_pipelines.core.git_sync import (
     stored_versions,
 )
 from sync_pipelines.core.types import ParsedDocument
+from sync_pipelines.core.writer import iter_metadatas
 from sync_pipelines.git import GitError, GitMirror, PathFilter
 from sync_pipelines.github_app import GitHubAppError
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure
@@ -207,18 +208,7 @@ def _previous(
         return "diff", previous
     if collection.count() == 0:
         return "full", {}
-    return "stored_blobs", stored_versions(_all_metadatas(collection))
-
-
-def _all_metadatas(collection: Any) -> Iterator[Mapping[str, object] | None]:
-    offset = 0
-    while True:
-        got = collection.get(include=["metadatas"], limit=_METADATA_PAGE, offset=offset)
-        metadatas = got.get("metadatas") or []
-        yield from metadatas
-        if len(got["ids"]) < _METADATA_PAGE:
-            return
-        offset += _METADATA_PAGE
+    return "stored_blobs", stored_versions(iter_metadatas(collection, _METADATA_PAGE))
 
 
 def _read(

@@ -12,10 +12,12 @@ import dagster as dg
 from sync_pipelines.core.records import ChunkRecord, build_records
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure, open_target
 from sync_pipelines.ops.github import COMMIT_METADATA_KEY, GithubFetch
+from sync_pipelines.ops.progress import ProgressReporter
 from sync_pipelines.ops.tracking import finish_invocation
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
+from sync_pipelines.schemas import InvocationProgress
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,18 @@ def upsert_github_op(
     totals = {"written": 0, "metadata_updated": 0, "unchanged": 0, "deleted": 0, "chunks": 0}
     embed_seconds = 0.0
     writes = [*chunked.files, *((path, []) for path in chunked.deleted)]
-    for path, records in writes:
+    reporter = ProgressReporter(context, catalog)
+    total = len(writes) + chunked.unchanged + chunked.skipped
+    for done, (path, records) in enumerate(writes):
+        reporter.report(
+            InvocationProgress(
+                unit="files",
+                done=chunked.unchanged + chunked.skipped + done,
+                total=total,
+                chunks_written=totals["written"],
+                skipped=chunked.skipped,
+            )
+        )
         counts = sync_document(
             collection,
             records,
@@ -117,6 +130,16 @@ def upsert_github_op(
             COMMIT_METADATA_KEY: chunked.commit,
             "finished_ingest": True,
         }
+    )
+    reporter.report(
+        InvocationProgress(
+            unit="files",
+            done=total,
+            total=total,
+            chunks_written=totals["written"],
+            skipped=chunked.skipped,
+        ),
+        force=True,
     )
     finish_invocation(context, catalog)
     summary = {

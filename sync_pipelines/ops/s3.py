@@ -1,19 +1,16 @@
 """The S3 fetch op: one object, with the size cap checked before download."""
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from botocore.exceptions import ClientError
 from pydantic import Field
 
-from sync_pipelines.catalog.models import AwsSecret
-from sync_pipelines.ops.documents import NETWORK_RETRY, FetchedDocument, SyncTarget, failure
+from sync_pipelines.ops.documents import NETWORK_RETRY, FetchedDocument, failure
+from sync_pipelines.ops.s3_reader import S3SourceError, S3SourceReader
 from sync_pipelines.ops.tracking import start_invocation
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.s3 import SyncS3Resource
-from sync_pipelines.schemas import Source, to_chunking_options
 
 
 class S3ObjectConfig(dg.Config):
@@ -33,22 +30,6 @@ class S3ObjectConfig(dg.Config):
     max_object_bytes: int = Field(
         default=200 * 1024 * 1024, description="Objects larger than this fail before download."
     )
-
-
-def _client_for(s3: SyncS3Resource, source: Source, secret: AwsSecret | None) -> Any:
-    config = source.s3
-    assert config is not None
-    return s3.client_for(
-        region_name=config.region,
-        endpoint_url=config.endpoint_url,
-        aws_access_key_id=secret.access_key_id if secret else None,
-        aws_secret_access_key=secret.secret_access_key if secret else None,
-    )
-
-
-def _is_missing(exc: ClientError) -> bool:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in {"404", "NoSuchKey", "NotFound"}
 
 
 @dg.op(
@@ -77,58 +58,15 @@ def _fetch(
     s3: SyncS3Resource,
     catalog: CatalogResource,
 ) -> FetchedDocument:
-    store = catalog.get_catalog()
-    uri_key = config.object_key
     try:
-        source = store.get_source(uuid.UUID(config.source_id))
-    except ValueError as exc:
-        raise failure(uri_key, f"source_id {config.source_id!r} is not a UUID") from exc
-    if source is None or source.s3 is None:
-        raise failure(uri_key, f"no S3 source {config.source_id}")
-    s3_config = source.s3
-    uri = f"s3://{s3_config.bucket_name}/{config.object_key}"
-    if s3_config.path_prefix and not config.object_key.startswith(s3_config.path_prefix):
-        raise failure(
-            uri, f"object key is outside the source's path prefix {s3_config.path_prefix!r}"
-        )
-    secret = (
-        store.get_aws_secret(s3_config.aws_credential_id)
-        if s3_config.aws_credential_id is not None
-        else None
-    )
-    client = _client_for(s3, source, secret)
-    target = SyncTarget(
-        source_id=str(source.id),
-        database_name=source.database_name,
-        collection_name=config.target_collection or s3_config.collection_name,
-        chunking=to_chunking_options(source.chunking),
-        embedding_model=source.embedding_model.model,
-    )
-    common: dict[str, Any] = {
-        "target": target,
-        "uri": uri,
-        "document_key": config.object_key,
-        "custom_id": config.custom_id,
-        "extra_metadata": dict(config.metadata),
-    }
-    try:
-        head = client.head_object(Bucket=s3_config.bucket_name, Key=config.object_key)
-    except ClientError as exc:
-        if _is_missing(exc):
-            context.log.info(f"{uri} no longer exists: its chunks will be removed")
-            return FetchedDocument(version_key=None, data=None, **common)
-        raise
-    size = int(head["ContentLength"])
-    if size > config.max_object_bytes:
-        raise failure(
-            uri, f"object is {size} bytes, over the {config.max_object_bytes}-byte size cap"
-        )
-    body = client.get_object(
-        Bucket=s3_config.bucket_name, Key=config.object_key, IfMatch=head["ETag"]
-    )
-    data: bytes = body["Body"].read()
-    etag = str(body["ETag"]).strip('"')
-    context.log.info(f"{uri}: {len(data)} bytes, ETag {etag}")
-    return FetchedDocument(
-        version_key=etag, data=data, content_type=body.get("ContentType"), **common
+        reader = S3SourceReader.open(catalog.get_catalog(), s3, config.source_id)
+    except S3SourceError as exc:
+        raise failure(config.object_key, exc.reason) from exc
+    return reader.fetch(
+        config.object_key,
+        custom_id=config.custom_id,
+        metadata=config.metadata,
+        target_collection=config.target_collection,
+        max_object_bytes=config.max_object_bytes,
+        log=context.log.info,
     )

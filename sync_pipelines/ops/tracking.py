@@ -8,15 +8,26 @@ marks it ``failed`` with an error naming the document or the step.
 A run started outside the API (tag ``chroma_sync/trigger`` = ``git_branch_sensor``) has no
 invocation yet: its first op records one, already ``processing`` with the run's id, and the
 later transitions find it by that run id.
+
+A batch run (tag ``chroma_sync/batch_size``) serves many invocations listed in its run config:
+it claims them with its run id and finishes each itself; when it fails, every invocation it
+still holds (and any it never got to claim) is failed.
 """
 
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
 from sync_pipelines.catalog import Catalog
-from sync_pipelines.names import GIT_BRANCH_TRIGGER, INVOCATION_TAG, TRIGGER_TAG
+from sync_pipelines.names import (
+    BATCH_SIZE_TAG,
+    GIT_BRANCH_TRIGGER,
+    INVOCATION_TAG,
+    SYNC_S3_BATCH_OP,
+    TRIGGER_TAG,
+)
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.schemas import IndexJobMetadata
 
@@ -47,6 +58,50 @@ def run_invocation(store: Catalog, tags: Mapping[str, str], run_id: str) -> uuid
         return inv
     record = store.get_invocation_by_run_id(run_id)
     return record.job.id if record is not None else None
+
+
+def is_batch_run(tags: Mapping[str, str]) -> bool:
+    """Return whether a run serves a batch of invocations (listed in its run config)."""
+    return BATCH_SIZE_TAG in tags
+
+
+def batch_invocation_ids(run_config: Mapping[str, Any]) -> list[uuid.UUID]:
+    """Return the invocation ids a batch run was started for (empty for any other run)."""
+    ops = run_config.get("ops") or {}
+    config = (ops.get(SYNC_S3_BATCH_OP) or {}).get("config") or {}
+    ids: list[uuid.UUID] = []
+    for raw in config.get("invocation_ids") or []:
+        try:
+            ids.append(uuid.UUID(str(raw)))
+        except ValueError:
+            continue
+    return ids
+
+
+def fail_run_invocations(
+    store: Catalog,
+    tags: Mapping[str, str],
+    run_id: str,
+    run_config: Mapping[str, Any],
+    error: str,
+) -> list[uuid.UUID]:
+    """Fail every invocation a run still holds.
+
+    For a single-invocation run, its invocation (from the tag, or by run id for triggered
+    runs) unless already finished. For a batch run, every invocation still ``processing`` for
+    it, and those of its batch still ``pending`` (it died before claiming them: its run key
+    will not be proposed again).
+
+    Returns:
+        The ids failed.
+    """
+    if is_batch_run(tags):
+        failed = store.fail_processing_by_run_id(run_id, error)
+        return failed + store.fail_pending_many(batch_invocation_ids(run_config), error)
+    inv = run_invocation(store, tags, run_id)
+    if inv is not None and store.mark_failed(inv, error):
+        return [inv]
+    return []
 
 
 def record_triggered_invocation(
@@ -107,9 +162,7 @@ def mark_invocation_failed(context: dg.HookContext) -> None:
     if run is None:
         return
     catalog: CatalogResource = context.resources.catalog
-    store = catalog.get_catalog()
-    inv = run_invocation(store, dict(run.tags), context.run_id)
-    if inv is None:
-        return
     message = describe_failure(context.op.name, context.op_exception)
-    store.mark_failed(inv, message)
+    fail_run_invocations(
+        catalog.get_catalog(), dict(run.tags), context.run_id, run.run_config, message
+    )

@@ -87,7 +87,7 @@ class InvocationStatusFilter(StrEnum):
 
 
 class AutoSync(StrEnum):
-    """Auto-sync mode of an S3 source (only ``none`` is acted on for now)."""
+    """Auto-sync mode of an S3 source (acted on by the S3 auto-sync sensor; NOTES.md)."""
 
     NONE = "none"
     DIRECT = "direct"

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from sync_pipelines.schemas.common import SpecModel, omitted_if_none, unique_items
+from sync_pipelines.schemas.schedule import SyncSchedule
 
 _REPOSITORY = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
 _BRANCH_UNSAFE = re.compile(r"[^a-zA-Z0-9._-]")
@@ -44,6 +45,8 @@ class GithubSourceConfig(SpecModel):
         watch_collection: Extension (optional): the collection a watched branch syncs into, a
             template that may contain ``{branch}`` (required with more than one watched
             branch); see :func:`watch_collection_for`.
+        schedule: Extension (optional): re-sync a branch into a collection on a cron schedule
+            (:class:`~sync_pipelines.schemas.schedule.SyncSchedule`).
     """
 
     repository: str
@@ -55,6 +58,14 @@ class GithubSourceConfig(SpecModel):
     watch_collection: str | None = Field(
         default=None, min_length=1, exclude_if=lambda v: v is None, validate_default=True
     )
+    schedule: SyncSchedule | None = omitted_if_none()
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: SyncSchedule | None) -> SyncSchedule | None:
+        if value is not None and value.target_collection_name is None:
+            raise ValueError("target_collection_name is required for a GitHub schedule")
+        return value
 
     @field_validator("watch_collection")
     @classmethod

@@ -182,14 +182,40 @@ class IndexJobMetadata(IndexJobMetadataKind):
     collection_name: str
 
 
+class InvocationProgress(SpecModel):
+    """Extension: how far a running (or finished) invocation got.
+
+    Attributes:
+        unit: What ``done`` and ``total`` count: ``pages``, ``files`` or ``objects``.
+        done: Units settled so far (written, unchanged, skipped or failed).
+        total: Units known so far (a crawl discovers pages as it goes), if known.
+        chunks_written: Chunks embedded and written so far.
+        skipped: Units skipped (robots.txt, filters, size, type).
+        failed: Units that failed (their previous chunks are kept).
+    """
+
+    unit: Literal["pages", "files", "objects"]
+    done: int = Field(ge=0)
+    total: int | None = Field(default=None, ge=0)
+    chunks_written: int = Field(default=0, ge=0)
+    skipped: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+
+
 class Job(SpecModel):
-    """An invocation as returned by get/list (bodies use ``id``)."""
+    """An invocation as returned by get/list (bodies use ``id``).
+
+    Attributes:
+        progress: Extension (get-invocation only, once a run reported it): see
+            :class:`InvocationProgress`.
+    """
 
     id: JobId
     status: JobStatus
     metadata: IndexJobMetadata
     source_id: SourceId | None = None
     created_at: AwareDatetime
+    progress: InvocationProgress | None = omitted_if_none()
 
 
 class CreateJobPayload(SpecModel):

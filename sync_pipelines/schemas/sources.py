@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
 from sync_pipelines.schemas.chunking import (
     LinesChunkingConfig,
@@ -35,6 +35,7 @@ from sync_pipelines.schemas.embedding import (
     default_dense_model,
 )
 from sync_pipelines.schemas.github import CreateGithubSourceConfig, GithubSourceConfig
+from sync_pipelines.schemas.schedule import SyncSchedule
 
 SourceKind = Literal["github", "web_scrape", "s3", "file_upload"]
 SOURCE_KINDS: tuple[SourceKind, ...] = ("github", "web_scrape", "s3", "file_upload")
@@ -54,20 +55,38 @@ Int32 = Annotated[int | None, Field(ge=0, le=INT32_MAX)]
 
 
 class WebScrapeSourceConfig(SpecModel):
-    """A website crawled from ``starting_url``."""
+    """A website crawled from ``starting_url``.
+
+    Attributes:
+        schedule: Extension (optional): re-crawl into a collection on a cron schedule
+            (:class:`~sync_pipelines.schemas.schedule.SyncSchedule`).
+    """
 
     starting_url: str
     exclude_path_regexes: Regexes = None
     include_path_regexes: Regexes = None
     max_depth: Int32 = None
     page_limit: Int32 = None
+    schedule: SyncSchedule | None = omitted_if_none()
 
-    @model_validator(mode="after")
-    def _check_url(self) -> Self:
-        parts = urlsplit(self.starting_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("starting_url must be an absolute http(s) URL")
-        return self
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: SyncSchedule | None) -> SyncSchedule | None:
+        if value is not None and value.target_collection_name is None:
+            raise ValueError("target_collection_name is required for a web schedule")
+        if value is not None and value.branch is not None:
+            raise ValueError("branch is only for GitHub schedules")
+        return value
+
+    @field_validator("starting_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry credentials (user:password@)")
+        return value
 
 
 class S3SourceConfig(SpecModel):
@@ -76,6 +95,11 @@ class S3SourceConfig(SpecModel):
     Attributes:
         endpoint_url: Extension (not in the hosted spec, optional): the S3-compatible
             endpoint for this source, overriding the server's ``s3_endpoint_url`` setting.
+        mirror_deletes: Extension (optional, default off): with ``auto_sync``, an object gone
+            from the bucket gets an invocation that removes its chunks (mirror mode).
+        schedule: Extension (optional, ``auto_sync: direct`` only): reconcile the bucket with
+            ``collection_name`` on a cron schedule
+            (:class:`~sync_pipelines.schemas.schedule.SyncSchedule`).
     """
 
     bucket_name: str = Field(min_length=1)
@@ -85,6 +109,23 @@ class S3SourceConfig(SpecModel):
     auto_sync: AutoSync | None = None
     aws_credential_id: Int32 = None
     endpoint_url: str | None = omitted_if_none()
+    mirror_deletes: bool | None = omitted_if_none()
+    schedule: SyncSchedule | None = omitted_if_none()
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> Self:
+        if self.schedule is None:
+            return self
+        if self.auto_sync != AutoSync.DIRECT:
+            raise ValueError(
+                "schedule: S3 sources reconcile on a schedule only with auto_sync 'direct'"
+            )
+        if self.schedule.target_collection_name is not None or self.schedule.branch is not None:
+            raise ValueError(
+                "schedule: S3 sources reconcile into their collection_name; "
+                "target_collection_name and branch are not allowed"
+            )
+        return self
 
 
 class CreateS3SourceConfig(S3SourceConfig):

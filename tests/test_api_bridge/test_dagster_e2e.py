@@ -3,8 +3,8 @@
 Contract: an S3 invocation created over HTTP runs as a Dagster run tagged with the invocation
 and source ids, goes pending -> processing -> complete, and its chunks can be queried; with
 Dagster stopped, invocations are accepted and stay pending, a pending one can be cancelled, and
-once Dagster is back every other invocation completes with exactly one run and the cancelled one
-never runs.
+once Dagster is back every other invocation completes with exactly one run (one batch run for
+the source's pending invocations) and the cancelled one never runs.
 """
 
 import time
@@ -22,7 +22,8 @@ from api_bridge.app import create_app
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.devtools.dagster_stack import DagsterStack
 from sync_pipelines.devtools.local_s3 import LocalS3Server
-from sync_pipelines.names import INVOCATION_TAG, SOURCE_TAG
+from sync_pipelines.names import INVOCATION_TAG, SOURCE_TAG, SYNC_S3_BATCH_JOB
+from sync_pipelines.ops.tracking import batch_invocation_ids
 from sync_pipelines.resources.chroma import reset_client_cache
 from sync_pipelines.settings import Settings, get_settings
 from tests.test_api_bridge.conftest import check_response, live_server
@@ -123,9 +124,17 @@ def create_source(api: Api, s3: LocalS3Server, bucket: str) -> str:
 
 
 def runs_of(stack: DagsterStack, invocation_id: str) -> list[Any]:
+    """Runs started for the invocation: tagged with it, or batch runs listing it."""
     assert DagsterInstance.get().root_directory == str(stack.dagster_home)
     with DagsterInstance.get() as instance:
-        return list(instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: invocation_id})))
+        tagged = instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: invocation_id}))
+        batches = instance.get_runs(filters=RunsFilter(job_name=SYNC_S3_BATCH_JOB))
+        listed = [
+            run
+            for run in batches
+            if uuid.UUID(invocation_id) in batch_invocation_ids(run.run_config)
+        ]
+        return [*tagged, *listed]
 
 
 def test_s3_invocation_runs_to_complete_and_is_queryable(
@@ -188,6 +197,8 @@ def test_invocations_accepted_while_dagster_is_down_run_once_when_it_is_back(
         assert len(runs_of(stack, invocation_id)) == 1
     time.sleep(3)  # one more sensor tick must not start anything for these
     assert [len(runs_of(stack, i)) for i in invocation_ids] == [1, 1, 1]
+    # Pending together, they were served by one batch run.
+    assert len({runs_of(stack, i)[0].run_id for i in invocation_ids}) == 1
     assert client.status(cancelled) == "cancelled"
     assert runs_of(stack, cancelled) == []
     assert uuid.UUID(cancelled)

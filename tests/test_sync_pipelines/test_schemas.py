@@ -441,13 +441,17 @@ def _flatten(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
 
 
 # Deliberate differences from the spec, by property path.
-# S3 ``endpoint_url`` is our extension; inline AWS keys are write-only (create payload only).
+# S3 ``endpoint_url`` and ``mirror_deletes`` are our extensions; inline AWS keys are
+# write-only (create payload only).
 # GitHub ``base_url``, ``exclude_globs``, ``watch_branches`` and ``watch_collection`` are our
-# extensions, and so is the write-only ``token`` of the create payload.
+# extensions, and so is the write-only ``token`` of the create payload. ``schedule`` (GitHub,
+# web, S3) and a Job's ``progress`` are our extensions.
 _SOURCE_MODELS = ("Source", "SourceType", "CreateSourcePayload")
-_GITHUB_EXTENSIONS = {"base_url", "exclude_globs", "watch_branches", "watch_collection"}
+_GITHUB_EXTENSIONS = {"base_url", "exclude_globs", "watch_branches", "watch_collection", "schedule"}
 EXTENSIONS = {
-    **{f"{n}.s3": {"endpoint_url"} for n in _SOURCE_MODELS},
+    **{f"{n}.web_scrape": {"schedule"} for n in _SOURCE_MODELS},
+    **{path: {"progress"} for path in ("Job", "HashMap.<additionalProperties>", "Vec.<items>")},
+    **{f"{n}.s3": {"endpoint_url", "mirror_deletes", "schedule"} for n in _SOURCE_MODELS},
     **{f"{n}.github": set(_GITHUB_EXTENSIONS) for n in ("Source", "SourceType")},
     "CreateSourcePayload.github": _GITHUB_EXTENSIONS | {"token"},
 }

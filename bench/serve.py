@@ -1,0 +1,240 @@
+"""Benchmark: ``chroma-sync serve`` start-up time and memory of the whole process tree.
+
+Starts ``chroma-sync serve --with-s3`` in a temporary home on free ports and measures:
+- time until healthy (API ``/health`` 200, which needs the daemon's heartbeat, and the Dagster
+  webserver's ``/server_info`` answering), with when each part first answered;
+- resident memory (RSS summed over serve and all its descendants, from /proc) once idle, the
+  peak while one small S3 invocation runs, and after it;
+- the invocation's end-to-end time, the stop time after SIGTERM, and leftover processes.
+
+Targets: healthy < 15 s, tree RSS < 1 GB.
+
+    .venv/bin/python bench/serve.py
+"""
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sync_pipelines.devtools.proctree import (  # noqa: E402
+    cpu_seconds,
+    descendants,
+    is_alive,
+    rss_bytes,
+)
+
+HEALTHY_TARGET_S = 15.0
+RSS_TARGET_BYTES = 1024**3
+MB = 1024 * 1024
+DOC = "# Refunds\n\nRefunds are issued within 14 days of a request to support.\n" * 20
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port + 10000 <= 65535:
+            return port
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def tree(pid: int) -> dict[int, tuple[str, int]]:
+    found = {}
+    for p in {pid, *descendants(pid)}:
+        try:
+            cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        found[p] = (cmd[:90], rss_bytes(p))
+    return found
+
+
+def tree_rss(pid: int) -> int:
+    return sum(rss for _, rss in tree(pid).values())
+
+
+def run_workers(pid: int) -> list[int]:
+    """Dagster run processes (multiprocessing spawn children of the code server)."""
+    return [p for p, (cmd, _) in tree(pid).items() if "spawn_main" in cmd]
+
+
+def show_tree(pid: int) -> None:
+    for p, (cmd, rss) in sorted(tree(pid).items()):
+        print(f"    {rss / MB:7.0f} MB  {cpu_seconds(p):6.1f} s CPU  {p:>7}  {cmd}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds idle before measuring")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="chroma-sync-bench-serve-"))
+    api_port, dagster_port, s3_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "CHROMA_SYNC_HOME": str(home)}
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DAGSTER_HOME"):
+        env.pop(name, None)
+    default_models = Path("~/.chroma-sync/models").expanduser()
+    if "CHROMA_SYNC_MODEL_DIR" not in env and default_models.is_dir():
+        env["CHROMA_SYNC_MODEL_DIR"] = str(default_models)
+    cmd = [str(Path(sys.executable).parent / "chroma-sync"), "serve", "--home", str(home)]
+    cmd += ["--api-port", str(api_port), "--dagster-port", str(dagster_port)]
+    cmd += ["--with-s3", "--s3-port", str(s3_port)]
+    api = f"http://127.0.0.1:{api_port}"
+    web = f"http://127.0.0.1:{dagster_port}"
+
+    load_at_start = Path("/proc/loadavg").read_text().split()[0]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first: dict[str, float] = {}
+    cpu = 0.0
+    try:
+        while "healthy" not in first:
+            if proc.poll() is not None:
+                raise SystemExit(f"serve exited with {proc.returncode}; see {home}/logs")
+            if time.monotonic() - started > 180:
+                raise SystemExit("not healthy after 180 s")
+            now = time.monotonic() - started
+            if "API listens" not in first and listening(api_port):
+                first["API listens"] = now
+            if "webserver answers" not in first and answers(f"{web}/server_info"):
+                first["webserver answers"] = now
+            # /health opens the Dagster instance on each call: ask it sparingly.
+            if (
+                "API /health 200" not in first
+                and "API listens" in first
+                and answers(f"{api}/health")
+            ):
+                first["API /health 200"] = now
+            if "API /health 200" in first and "webserver answers" in first:
+                first["healthy"] = max(first["API /health 200"], first["webserver answers"])
+                cpu = sum(cpu_seconds(p) for p in {proc.pid, *descendants(proc.pid)})
+                print("process tree when healthy:")
+                show_tree(proc.pid)
+            time.sleep(0.5)
+        healthy = first["healthy"]
+        print(f"home {home}")
+        for name, at in first.items():
+            print(f"  {name:<20} {at:6.1f} s")
+        print(f"time to healthy: {healthy:.1f} s (target < {HEALTHY_TARGET_S:.0f} s)")
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU time of the tree until healthy: {cpu:.1f} s (at least {cpu / cores:.1f} s of "
+            f"wall time on {cores} idle cores); load average at start {load_at_start}"
+        )
+
+        time.sleep(args.idle)
+        idle = tree_rss(proc.pid)
+        api_pid = next(p for p, (cmd, _) in tree(proc.pid).items() if "cli api" in cmd)
+        before, wall = cpu_seconds(api_pid), time.monotonic()
+        for _ in range(10):
+            requests.get(f"{api}/health", timeout=10)
+        cpu_ms = (cpu_seconds(api_pid) - before) * 100
+        wall_ms = (time.monotonic() - wall) * 100
+        print(f"API /health per call: {cpu_ms:.0f} ms CPU, {wall_ms:.0f} ms wall")
+        print(f"tree RSS idle: {idle / MB:.0f} MB (target < {RSS_TARGET_BYTES / MB:.0f} MB)")
+        show_tree(proc.pid)
+
+        took, peak = run_one_invocation(home, api, s3_port, proc.pid)
+        done_at = time.monotonic()
+        right_after = tree_rss(proc.pid)
+        while run_workers(proc.pid) and time.monotonic() - done_at < 60:
+            time.sleep(0.2)
+        lingered = time.monotonic() - done_at
+        after = tree_rss(proc.pid)
+        print(f"one S3 invocation (1 object, {len(DOC)} bytes): complete in {took:.1f} s")
+        print(
+            f"tree RSS peak during it: {peak / MB:.0f} MB; at completion: {right_after / MB:.0f} MB"
+        )
+        print(
+            f"run worker exited {lingered:.1f} s after completion"
+            if not run_workers(proc.pid)
+            else f"run worker still alive {lingered:.0f} s after completion"
+        )
+        print(f"tree RSS after the run worker exited: {after / MB:.0f} MB")
+        show_tree(proc.pid)
+    finally:
+        pids = {proc.pid, *descendants(proc.pid)}
+        stop_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+        time.sleep(0.5)
+        left = sorted(p for p in pids if is_alive(p))
+        print(f"SIGTERM -> exit {code} in {time.monotonic() - stop_at:.1f} s; leftovers: {left}")
+    print(
+        f"healthy < {HEALTHY_TARGET_S:.0f} s: {'met' if healthy < HEALTHY_TARGET_S else 'NOT met'}"
+    )
+    for name, value in (("idle", idle), ("peak during the run", peak), ("after the run", after)):
+        verdict = "met" if value < RSS_TARGET_BYTES else "NOT met"
+        print(f"tree RSS {name} < 1 GB: {verdict} ({value / MB:.0f} MB)")
+
+
+def run_one_invocation(home: Path, api: str, s3_port: int, pid: int) -> tuple[float, int]:
+    os.environ["CHROMA_SYNC_HOME"] = str(home)
+    import boto3
+    from botocore.config import Config
+
+    from sync_pipelines.catalog import Catalog
+    from sync_pipelines.client import SyncClient
+    from sync_pipelines.client.http import TERMINAL_STATUSES, status_word
+
+    catalog = Catalog(f"sqlite:///{home / 'catalog.db'}")
+    _, token = catalog.create_token("bench", admin=True)
+    catalog.close()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{s3_port}",
+        aws_access_key_id="chroma-sync-local",
+        aws_secret_access_key="chroma-sync-local-secret",
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key="docs/refunds.md", Body=DOC.encode())
+    client = SyncClient(api, token)
+    body = {
+        "database_name": "bench",
+        "s3": {"bucket_name": "bench", "region": "us-east-1", "collection_name": "bench-kb"},
+    }
+    source_id = client.create_source(body)
+    started = time.monotonic()
+    job_id = client.create_invocation(source_id, {"object_key": "docs/refunds.md"})
+    peak = 0
+    while True:
+        peak = max(peak, tree_rss(pid))
+        job = client.get_invocation(job_id)
+        if status_word(job) in TERMINAL_STATUSES:
+            break
+        if time.monotonic() - started > 120:
+            raise SystemExit("the invocation did not finish in 120 s")
+        time.sleep(0.2)
+    if status_word(job) != "complete":
+        raise SystemExit(f"invocation ended {job['status']}")
+    return time.monotonic() - started, peak
+
+
+if __name__ == "__main__":
+    main()

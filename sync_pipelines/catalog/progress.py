@@ -1,0 +1,51 @@
+"""Live progress of running invocations (pages or files done of total, chunks written).
+
+Kept in its own table, written by the ops while a run goes and read by get-invocation, so the
+invocations table and its hot status updates stay as they are.
+"""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sync_pipelines.catalog.base import CatalogBase, utcnow
+from sync_pipelines.catalog.tables import Base, InvocationRow, JsonDict
+from sync_pipelines.schemas import InvocationProgress
+
+
+class InvocationProgressRow(Base):
+    """The latest progress report of one invocation."""
+
+    __tablename__ = "invocation_progress"
+
+    invocation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(InvocationRow.id, ondelete="CASCADE"), primary_key=True
+    )
+    progress: Mapped[JsonDict]
+    updated_at: Mapped[datetime]
+
+
+class ProgressMixin(CatalogBase):
+    """Progress reports of invocations."""
+
+    def set_progress(self, invocation_id: uuid.UUID, progress: InvocationProgress) -> None:
+        """Record the latest progress of an invocation (replacing the previous report)."""
+        with self._sessions.begin() as session:
+            session.merge(
+                InvocationProgressRow(
+                    invocation_id=invocation_id,
+                    progress=progress.model_dump(mode="json"),
+                    updated_at=utcnow(),
+                )
+            )
+
+    def get_progress(self, invocation_id: uuid.UUID) -> InvocationProgress | None:
+        """Return the latest progress report of an invocation, if any."""
+        query = select(InvocationProgressRow.progress).where(
+            InvocationProgressRow.invocation_id == invocation_id
+        )
+        with self._sessions() as session:
+            raw = session.scalars(query).first()
+        return InvocationProgress.model_validate(raw) if raw is not None else None

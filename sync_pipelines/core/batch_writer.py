@@ -1,0 +1,119 @@
+"""Write several documents' chunks into one collection with one embedding call.
+
+:func:`~sync_pipelines.core.writer.sync_document` per document, but the texts of every document
+in the group go through the embedding function together (it pads per batch, so short texts of
+many documents share batches) and the writes of every document share ``upsert``/``update``/
+``delete`` calls. Each document keeps its own plan, so the result is exactly what syncing them
+one at a time gives. Embeddings are computed before the first write.
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sync_pipelines.core.reconcile import SyncPlan, plan_document_sync
+from sync_pipelines.core.records import ChunkRecord, MetadataValue, chunk_id_prefix
+from sync_pipelines.core.writer import (
+    CollectionLike,
+    EmbedFn,
+    WriteCounts,
+    identity_filter,
+    read_stored,
+)
+
+
+class DuplicateDocumentError(ValueError):
+    """Two documents of one group own the same chunk ids; sync them in separate groups."""
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    """One document of a group.
+
+    Attributes:
+        records: Its records (empty: every chunk it owns is deleted).
+        document_key: Object key, path or URL.
+        custom_id: The S3 custom id used for its records, if any.
+    """
+
+    records: Sequence[ChunkRecord]
+    document_key: str
+    custom_id: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The chunk id prefix this document owns."""
+        return chunk_id_prefix(self.document_key, self.custom_id)
+
+
+def _spans(n: int, size: int) -> list[range]:
+    return [range(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def sync_documents(
+    collection: CollectionLike,
+    documents: Sequence[DocumentWrite],
+    *,
+    embed: EmbedFn,
+    max_batch_size: int,
+) -> list[WriteCounts]:
+    """Bring several documents' chunks in ``collection`` in step with their records.
+
+    Args:
+        collection: Target collection.
+        documents: The group; no two may own the same chunk id prefix.
+        embed: Embedding function (texts in, vectors out, same order).
+        max_batch_size: The client's maximum batch size; no write exceeds it.
+
+    Returns:
+        Counts per document, in order (``embed_seconds`` is the group's embedding time shared
+        by chunk count).
+
+    Raises:
+        DuplicateDocumentError: Two documents own the same prefix.
+    """
+    prefixes = [d.prefix for d in documents]
+    if len(set(prefixes)) != len(prefixes):
+        raise DuplicateDocumentError("two documents of one group own the same chunk ids")
+    plans: list[SyncPlan] = []
+    for doc, prefix in zip(documents, prefixes, strict=True):
+        stored = read_stored(collection, identity_filter(doc.document_key, doc.custom_id), prefix)
+        plans.append(plan_document_sync(doc.records, stored, prefix=prefix))
+
+    to_embed = [record for plan in plans for record in plan.embed]
+    started = time.perf_counter()
+    vectors = list(embed([r.document for r in to_embed])) if to_embed else []
+    embed_seconds = time.perf_counter() - started
+
+    for span in _spans(len(to_embed), max_batch_size):
+        batch = [to_embed[i] for i in span]
+        collection.upsert(
+            ids=[r.id for r in batch],
+            documents=[r.document for r in batch],
+            metadatas=[r.metadata for r in batch],
+            embeddings=[np.asarray(vectors[i], dtype=np.float32) for i in span],
+        )
+    updates: list[tuple[str, dict[str, MetadataValue | None]]] = [
+        u for plan in plans for u in plan.update_metadata
+    ]
+    for span in _spans(len(updates), max_batch_size):
+        chunk = [updates[i] for i in span]
+        collection.update(ids=[u[0] for u in chunk], metadatas=[u[1] for u in chunk])
+    deletes = [cid for plan in plans for cid in plan.delete]
+    for span in _spans(len(deletes), max_batch_size):
+        collection.delete(ids=[deletes[i] for i in span])
+
+    total = len(to_embed) or 1
+    return [
+        WriteCounts(
+            chunks=len(doc.records),
+            written=len(plan.embed),
+            metadata_updated=len(plan.update_metadata),
+            unchanged=plan.unchanged,
+            deleted=len(plan.delete),
+            embed_seconds=embed_seconds * len(plan.embed) / total,
+        )
+        for doc, plan in zip(documents, plans, strict=True)
+    ]

@@ -1,0 +1,284 @@
+"""The work of one batch run: many S3 objects of one source, each with its own invocation.
+
+A small thread pool fetches and chunks objects ahead (boto3 clients are thread-safe, the
+download waits on the network) while the op's thread embeds and writes the documents in groups:
+one embedding call and shared Chroma writes per group of documents of one collection. Each
+invocation ends on its own: one object's failure fails only its invocation, with the error text
+the single-object job gives (``s3://bucket/key: reason``). Transient S3 and Chroma errors are
+retried a few times first. Outcomes go to the catalog one transaction per group.
+"""
+
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync_pipelines.catalog import Catalog, InvocationRecord
+from sync_pipelines.catalog.base import utcnow
+from sync_pipelines.catalog.invocation_batches import InvocationOutcome
+from sync_pipelines.core.batch_writer import DocumentWrite, sync_documents
+from sync_pipelines.core.writer import WriteCounts
+from sync_pipelines.ops.documents import ChunkedDocument, SyncTarget, chunk_fetched, open_target
+from sync_pipelines.ops.s3_reader import S3SourceReader
+from sync_pipelines.ops.transient import describe, is_transient, is_transient_write, retrying
+from sync_pipelines.resources.chroma import ChromaResource
+from sync_pipelines.resources.embedding import EmbeddingResource
+
+FETCH_WORKERS = 4
+PREFETCH = 48
+GROUP_DOCUMENTS = 32
+GROUP_CHUNKS = 512
+
+
+@dataclass
+class BatchItem:
+    """One claimed invocation on its way through the batch."""
+
+    record: InvocationRecord
+    uri: str
+    started_at: datetime
+    chunked: ChunkedDocument | None = None
+    error: str | None = None
+
+
+@dataclass
+class BatchReport:
+    """What a batch did (the op's output metadata)."""
+
+    ok: int = 0
+    failed: int = 0
+    chunks_written: int = 0
+    chunks_skipped: int = 0
+    chunks_deleted: int = 0
+    embed_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Opened:
+    collection: Any = None
+    embed: Any = None
+    max_batch: int = 0
+    reason: str | None = None
+    ingest_marked: bool = False
+
+
+class S3BatchRunner:
+    """Syncs the claimed invocations of one S3 source and records each one's outcome."""
+
+    def __init__(
+        self,
+        reader: S3SourceReader,
+        store: Catalog,
+        chroma: ChromaResource,
+        embedder: EmbeddingResource,
+        *,
+        run_id: str,
+        max_object_bytes: int,
+        log: Callable[[str], None],
+    ) -> None:
+        self.reader = reader
+        self.store = store
+        self.chroma = chroma
+        self.embedder = embedder
+        self.run_id = run_id
+        self.max_object_bytes = max_object_bytes
+        self.log = log
+        self.report = BatchReport()
+        self._targets: dict[tuple[str, str, str | None], _Opened] = {}
+        self._outcomes: list[InvocationOutcome] = []
+        self._warming: Future[None] | None = None
+
+    def run(self, records: list[InvocationRecord]) -> BatchReport:
+        """Sync every record (in order) and finish its invocation."""
+        pending = iter(records)
+        futures: deque[Future[BatchItem]] = deque()
+        group: list[BatchItem] = []
+        with ThreadPoolExecutor(FETCH_WORKERS, thread_name_prefix="s3-batch") as pool:
+
+            def top_up() -> None:
+                while len(futures) < PREFETCH and (record := next(pending, None)) is not None:
+                    futures.append(pool.submit(self._prepare, record))
+
+            if records:
+                # Loading the embedding model takes seconds: overlap it with the first fetches.
+                first = records[0]
+                self._warming = pool.submit(self._warm, first.job.metadata.collection_name)
+            top_up()
+            while futures:
+                item = futures.popleft().result()
+                top_up()
+                if item.chunked is None:
+                    self._finish(item, item.error or f"{item.uri}: failed")
+                    continue
+                if group and not self._fits(group, item.chunked):
+                    self._write(group)
+                    group = []
+                group.append(item)
+                if len(group) >= GROUP_DOCUMENTS:
+                    self._write(group)
+                    group = []
+            if group:
+                self._write(group)
+        self._flush()
+        return self.report
+
+    def _warm(self, target_collection: str) -> None:
+        """Load the embedding function and open the collection (errors surface later)."""
+        target = self.reader.target(target_collection)
+        try:
+            open_target(target, "", self.chroma, self.embedder)
+        except Exception:
+            return
+
+    def _prepare(self, record: InvocationRecord) -> BatchItem:
+        """Fetch and chunk one object (runs in a pool thread: no Dagster logging here)."""
+        key = record.object_key or ""
+        item = BatchItem(record, self.reader.uri(key), utcnow())
+        if record.source_type != "s3" or record.job.source_id != self.reader.source.id:
+            item.error = f"{item.uri}: the invocation is not one of source {self.reader.source.id}"
+            return item
+        try:
+            fetched = retrying(
+                lambda: self.reader.fetch(
+                    key,
+                    custom_id=record.custom_id,
+                    metadata=record.extra_metadata,
+                    target_collection=record.job.metadata.collection_name,
+                    max_object_bytes=self.max_object_bytes,
+                ),
+                transient=is_transient,
+            )
+            item.chunked = chunk_fetched(fetched)
+        except Exception as exc:
+            item.error = describe(item.uri, exc)
+        return item
+
+    @staticmethod
+    def _target_key(target: SyncTarget) -> tuple[str, str, str | None]:
+        return (target.database_name, target.collection_name, target.embedding_model)
+
+    def _fits(self, group: list[BatchItem], chunked: ChunkedDocument) -> bool:
+        first = group[0].chunked
+        assert first is not None
+        if self._target_key(first.target) != self._target_key(chunked.target):
+            return False
+        if _write_of(chunked).prefix in {_write_of(g.chunked).prefix for g in group}:
+            return False
+        chunks = sum(len(g.chunked.records) for g in group if g.chunked is not None)
+        return chunks + len(chunked.records) <= GROUP_CHUNKS
+
+    def _open(self, target: SyncTarget, uri: str) -> _Opened:
+        if self._warming is not None:
+            self._warming.result()  # never two threads creating one collection
+            self._warming = None
+        key = self._target_key(target)
+        opened = self._targets.get(key)
+        if opened is None:
+            try:
+                collection, embed, max_batch = retrying(
+                    lambda: open_target(target, uri, self.chroma, self.embedder),
+                    transient=is_transient_write,
+                )
+                opened = _Opened(collection, embed, max_batch)
+            except Exception as exc:
+                reason = describe(uri, exc).removeprefix(f"{uri}: ")
+                opened = _Opened(reason=reason)
+            self._targets[key] = opened
+        return opened
+
+    def _write(self, group: list[BatchItem]) -> None:
+        first = group[0].chunked
+        assert first is not None
+        opened = self._open(first.target, group[0].uri)
+        if opened.reason is not None:
+            for item in group:
+                self._finish(item, f"{item.uri}: {opened.reason}")
+            self._flush()
+            return
+        writes = [_write_of(item.chunked) for item in group]
+        results: list[WriteCounts | BaseException]
+        try:
+            results = list(
+                retrying(lambda: self._sync(opened, writes), transient=is_transient_write)
+            )
+        except Exception:
+            results = [self._sync_one(opened, write) for write in writes]
+        ended: list[tuple[BatchItem, str | None, WriteCounts | None]] = []
+        for item, result in zip(group, results, strict=True):
+            assert item.chunked is not None
+            if isinstance(result, BaseException):
+                ended.append((item, describe(item.uri, result), None))
+            elif item.chunked.missing and result.deleted == 0:
+                ended.append((item, f"{item.uri}: object not found", None))
+            else:
+                ended.append((item, None, result))
+        if not opened.ingest_marked and any(error is None for _, error, _ in ended):
+            problem = self._mark_ingested(opened)
+            if problem is not None:
+                ended = [(i, e or describe(i.uri, problem), c) for i, e, c in ended]
+        for item, error, counts in ended:
+            if error is None and counts is not None:
+                self._count(counts)
+            self._finish(item, error)
+        self.log(
+            f"{first.target.database_name}/{first.target.collection_name}: wrote {len(group)} "
+            f"documents ({sum(len(w.records) for w in writes)} chunks)"
+        )
+        self._flush()
+
+    def _sync(self, opened: _Opened, writes: list[DocumentWrite]) -> list[WriteCounts]:
+        return sync_documents(
+            opened.collection, writes, embed=opened.embed, max_batch_size=opened.max_batch
+        )
+
+    def _sync_one(self, opened: _Opened, write: DocumentWrite) -> WriteCounts | BaseException:
+        try:
+            return self._sync(opened, [write])[0]
+        except Exception as exc:
+            return exc
+
+    def _mark_ingested(self, opened: _Opened) -> Exception | None:
+        """Set ``finished_ingest`` once per collection and batch; return the error, if any."""
+        collection = opened.collection
+        try:
+            retrying(
+                lambda: collection.modify(
+                    metadata={**(collection.metadata or {}), "finished_ingest": True}
+                ),
+                transient=is_transient_write,
+            )
+        except Exception as exc:
+            return exc
+        opened.ingest_marked = True
+        return None
+
+    def _count(self, counts: WriteCounts) -> None:
+        self.report.chunks_written += counts.written
+        self.report.chunks_skipped += counts.unchanged
+        self.report.chunks_deleted += counts.deleted
+        self.report.embed_seconds += counts.embed_seconds
+
+    def _finish(self, item: BatchItem, error: str | None) -> None:
+        if error is None:
+            self.report.ok += 1
+        else:
+            self.report.failed += 1
+            self.report.errors.append(error)
+        self._outcomes.append(
+            InvocationOutcome(item.record.job.id, item.started_at, utcnow(), error)
+        )
+        if len(self._outcomes) >= GROUP_DOCUMENTS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._outcomes:
+            self.store.finish_many(self.run_id, self._outcomes)
+            self._outcomes = []
+
+
+def _write_of(chunked: ChunkedDocument | None) -> DocumentWrite:
+    assert chunked is not None
+    return DocumentWrite(chunked.records, chunked.document_key, chunked.custom_id)

@@ -1,0 +1,154 @@
+"""Read objects of one S3 source: the source, its credential and client resolved once.
+
+Shared by the single-object job and the batch job. :meth:`S3SourceReader.fetch` is thread-safe
+(boto3 clients are), so a batch fetches several objects at once.
+"""
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sync_pipelines.catalog import Catalog
+from sync_pipelines.ops.documents import FetchedDocument, SyncTarget, failure
+from sync_pipelines.resources.s3 import SyncS3Resource
+from sync_pipelines.schemas import S3SourceConfig, Source, to_chunking_options
+
+
+class S3SourceError(Exception):
+    """The source cannot be read at all; ``reason`` says why (no object named)."""
+
+    def __init__(self, reason: str) -> None:
+        """Keep the reason for per-object error texts."""
+        super().__init__(reason)
+        self.reason = reason
+
+
+def is_missing(exc: ClientError) -> bool:
+    """Whether an S3 error says the object does not exist."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+@dataclass(frozen=True)
+class S3SourceReader:
+    """An S3 source with its client, ready to fetch objects.
+
+    Attributes:
+        source: The source.
+        client: A boto3 S3 client with the source's endpoint, region and credential.
+    """
+
+    source: Source
+    client: Any
+
+    @classmethod
+    def open(cls, store: Catalog, s3: SyncS3Resource, source_id: str) -> "S3SourceReader":
+        """Resolve the source, its stored credential and a client.
+
+        Raises:
+            S3SourceError: ``source_id`` is not a UUID or names no S3 source.
+        """
+        try:
+            source = store.get_source(uuid.UUID(source_id))
+        except ValueError as exc:
+            raise S3SourceError(f"source_id {source_id!r} is not a UUID") from exc
+        if source is None or source.s3 is None:
+            raise S3SourceError(f"no S3 source {source_id}")
+        config = source.s3
+        secret = (
+            store.get_aws_secret(config.aws_credential_id)
+            if config.aws_credential_id is not None
+            else None
+        )
+        client = s3.client_for(
+            region_name=config.region,
+            endpoint_url=config.endpoint_url,
+            aws_access_key_id=secret.access_key_id if secret else None,
+            aws_secret_access_key=secret.secret_access_key if secret else None,
+        )
+        return cls(source=source, client=client)
+
+    @property
+    def config(self) -> S3SourceConfig:
+        """The source's S3 settings."""
+        assert self.source.s3 is not None
+        return self.source.s3
+
+    def uri(self, object_key: str) -> str:
+        """``s3://bucket/key``, the name errors use."""
+        return f"s3://{self.config.bucket_name}/{object_key}"
+
+    def target(self, target_collection: str | None) -> SyncTarget:
+        """Where this source's objects go (``target_collection`` overrides the source's)."""
+        return SyncTarget(
+            source_id=str(self.source.id),
+            database_name=self.source.database_name,
+            collection_name=target_collection or self.config.collection_name,
+            chunking=to_chunking_options(self.source.chunking),
+            embedding_model=self.source.embedding_model.model,
+        )
+
+    def fetch(
+        self,
+        object_key: str,
+        *,
+        custom_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        target_collection: str | None = None,
+        max_object_bytes: int,
+        log: Callable[[str], None] | None = None,
+    ) -> FetchedDocument:
+        """Download one object, checking the path prefix and size cap first.
+
+        Args:
+            object_key: Full object key.
+            custom_id: Custom chunk-id prefix, if any.
+            metadata: Extra chunk metadata.
+            target_collection: Collection override.
+            max_object_bytes: Larger objects fail before download.
+            log: Where to report progress (``None``: silent).
+
+        Returns:
+            The document; ``data`` is ``None`` when the object no longer exists.
+
+        Raises:
+            dg.Failure: Not retryable, naming the object: outside the path prefix, or too big.
+            botocore.exceptions.ClientError: Any other S3 error (retryable or not).
+        """
+        config = self.config
+        uri = self.uri(object_key)
+        if config.path_prefix and not object_key.startswith(config.path_prefix):
+            raise failure(
+                uri, f"object key is outside the source's path prefix {config.path_prefix!r}"
+            )
+        common: dict[str, Any] = {
+            "target": self.target(target_collection),
+            "uri": uri,
+            "document_key": object_key,
+            "custom_id": custom_id,
+            "extra_metadata": dict(metadata or {}),
+        }
+        try:
+            head = self.client.head_object(Bucket=config.bucket_name, Key=object_key)
+        except ClientError as exc:
+            if is_missing(exc):
+                if log is not None:
+                    log(f"{uri} no longer exists: its chunks will be removed")
+                return FetchedDocument(version_key=None, data=None, **common)
+            raise
+        size = int(head["ContentLength"])
+        if size > max_object_bytes:
+            raise failure(uri, f"object is {size} bytes, over the {max_object_bytes}-byte size cap")
+        body = self.client.get_object(
+            Bucket=config.bucket_name, Key=object_key, IfMatch=head["ETag"]
+        )
+        data: bytes = body["Body"].read()
+        etag = str(body["ETag"]).strip('"')
+        if log is not None:
+            log(f"{uri}: {len(data)} bytes, ETag {etag}")
+        return FetchedDocument(
+            version_key=etag, data=data, content_type=body.get("ContentType"), **common
+        )

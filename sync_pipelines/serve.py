@@ -1,0 +1,268 @@
+"""``chroma-sync serve``: the API bridge, the Dagster webserver and daemon (and S3) together.
+
+Everything lives under one home folder: the SQLite catalog, Dagster's storage in
+``<home>/dagster``, the Chroma ``PersistentClient`` data and, with ``--with-s3``, a SeaweedFS
+store in ``<home>/s3``. The daemon and the webserver share one Dagster code server (loaded
+once, not once each), which also spawns the run workers. Start order: the API (which creates
+the catalog's tables), the code server and S3 together; once the API and the code server
+answer, the daemon and the webserver.
+Each child leads its own process group, so Ctrl-C or SIGTERM to ``serve`` stops every process
+it started, grandchildren included.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+from sync_pipelines.devtools.dagster_stack import (
+    PROJECT_ROOT,
+    DagsterStack,
+    _reset_sigint,
+    write_instance_config,
+)
+from sync_pipelines.devtools.local_s3 import LocalS3Error, LocalS3Server, stop_process_group
+from sync_pipelines.serve_support import (
+    ServeError,
+    ServeOptions,
+    check_port_free,
+    code_location,
+    connect_host,
+    free_port,
+    reap_group,
+    write_grpc_workspace,
+)
+
+__all__ = ["ServeError", "ServeOptions", "Services", "serve"]
+
+_GRPC_OFFSET = 10000
+Echo = Callable[[str], None]
+Child = tuple[str, "subprocess.Popen[bytes]", Path]
+
+
+def _status(url: str) -> int | None:
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.RequestException:
+        return None
+
+
+def _listening(port: int, host: str = "127.0.0.1") -> bool:
+    target = connect_host(host).strip("[]")
+    with socket.socket(socket.AF_INET6 if ":" in target else socket.AF_INET) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((target, port)) == 0
+
+
+class Services:
+    """The processes ``serve`` runs; start them in order, check health, stop them all."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.home = options.home
+        self.api_url = f"http://{connect_host(options.host)}:{options.api_port}"
+        self.logs = self.home / "logs"
+        self.dagster_home = self.home / "dagster"
+        self.code_port = free_port()
+        self.s3: LocalS3Server | None = None
+        self.dagster: DagsterStack | None = None
+        self._workspace = self.dagster_home / "workspace.yaml"
+        self._children: list[Child] = []
+        self._env: dict[str, str] = {}
+
+    def check_ports(self) -> None:
+        """Fail fast, naming the port, when one of the ports to bind is taken."""
+        opts = self.options
+        check_port_free(opts.host, opts.api_port, "--api-port")
+        check_port_free(opts.host, opts.dagster_port, "--dagster-port")
+        if opts.with_s3:
+            check_port_free("127.0.0.1", opts.s3_port, "--s3-port")
+            check_port_free("127.0.0.1", opts.s3_port + _GRPC_OFFSET, "--s3-port + 10000 (gRPC)")
+
+    def _spawn(self, name: str, args: list[str], log: Path, cwd: Path) -> None:
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                args,
+                cwd=cwd,
+                env=self._env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_reset_sigint,
+                start_new_session=True,
+            )
+        self._children.append((name, proc, log))
+
+    def start(self) -> None:
+        """Start the API and the code server, then S3 if asked (waiting until it answers)."""
+        module, location = code_location(PROJECT_ROOT / "workspace.yaml")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        write_instance_config(self.dagster_home)
+        env = {
+            "CHROMA_SYNC_HOME": str(self.home),
+            "DAGSTER_HOME": str(self.dagster_home),
+            "CHROMA_SYNC_DAGSTER_URL": self.webserver_url,
+        }
+        if self.options.with_s3:
+            self.s3 = LocalS3Server(self.home / "s3", s3_port=self.options.s3_port)
+            env |= self._s3_env(self.s3)
+        self._env = {**os.environ, **env}
+        api = [sys.executable, "-m", "sync_pipelines.cli", "api"]
+        api += ["--host", self.options.host, "--port", str(self.options.api_port)]
+        self._spawn("API bridge", api, self.logs / "api.log", PROJECT_ROOT)
+        code = [str(Path(sys.executable).parent / "dagster"), "api", "grpc", "-m", module]
+        code += ["--location-name", location, "-h", "127.0.0.1", "-p", str(self.code_port)]
+        code_log = self.dagster_home / "code-server.log"
+        self._spawn("Dagster code server", code, code_log, PROJECT_ROOT)
+        write_grpc_workspace(self._workspace, location, self.code_port)
+        if self.s3 is not None:
+            try:
+                self.s3.start()
+            except LocalS3Error as exc:
+                raise ServeError(f"local S3 server: {exc}") from exc
+
+    @staticmethod
+    def _s3_env(s3: LocalS3Server) -> dict[str, str]:
+        env = {"CHROMA_SYNC_S3_ENDPOINT_URL": s3.endpoint_url}
+        if "AWS_ACCESS_KEY_ID" not in os.environ:
+            env |= {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+        return env
+
+    def ready_for_dagster(self) -> bool:
+        """The API listens (so the catalog exists) and the code server has loaded the code."""
+        return _listening(self.options.api_port, self.options.host) and _listening(self.code_port)
+
+    def start_dagster(self) -> None:
+        """Start the daemon and the webserver on the shared code server."""
+        self.dagster = DagsterStack(
+            self.dagster_home,
+            env=self._env,
+            webserver=True,
+            workspace=self._workspace,
+            webserver_port=self.options.dagster_port,
+            host=self.options.host,
+        )
+        self.dagster.start()
+        names = ("dagster-daemon", "dagster-webserver")
+        for name, proc in zip(names, self.dagster.processes, strict=True):
+            self._children.append((name, proc, self.dagster_home / f"{name.split('-')[1]}.log"))
+
+    @property
+    def webserver_url(self) -> str:
+        """The Dagster UI's URL."""
+        return f"http://{connect_host(self.options.host)}:{self.options.dagster_port}"
+
+    def exited_child(self) -> str | None:
+        """Describe the first child that exited, if any (with its log file)."""
+        for name, proc, log in self._children:
+            if proc.poll() is not None:
+                return f"{name} exited with code {proc.returncode}; see {log}"
+        return None
+
+    def healthy(self) -> bool:
+        """The webserver answers and API ``/health`` is 200 (catalog and daemon heartbeat).
+
+        ``/health`` opens the Dagster instance on every call, so it is asked last.
+        """
+        return (
+            self.dagster is not None
+            and _status(f"{self.webserver_url}/server_info") == 200
+            and _status(f"{self.api_url}/health") == 200
+        )
+
+    def started_anything(self) -> bool:
+        """Whether any process was started (and so needs stopping)."""
+        return bool(self._children) or self.s3 is not None
+
+    def stop(self) -> None:
+        """Stop the API, the daemon and webserver, the code server, then S3; leave nothing."""
+        api = [proc for name, proc, _ in self._children if name == "API bridge"]
+        for proc in api:
+            with contextlib.suppress(ProcessLookupError):
+                stop_process_group(proc, timeout=15)
+        if self.dagster is not None:
+            self.dagster.stop()
+        for _, proc, _ in self._children:
+            with contextlib.suppress(ProcessLookupError):
+                stop_process_group(proc, timeout=15)
+            reap_group(proc.pid)
+        self._children.clear()
+        if self.s3 is not None:
+            self.s3.stop()
+
+
+def _banner(services: Services, elapsed: float, echo: Echo) -> None:
+    echo(f"chroma-sync is up in {elapsed:.1f} s (home {services.home})")
+    echo(f"  API         {services.api_url}")
+    echo(f"  Dagster UI  {services.webserver_url}")
+    if services.s3 is not None:
+        echo(f"  S3          {services.s3.endpoint_url}")
+        echo(
+            f"              access key {services.s3.access_key}; the API and Dagster use the "
+            "local keys for S3 sources that carry none (local development only)"
+        )
+    echo(f"  logs        {services.logs}, {services.dagster_home}")
+    echo("Press Ctrl-C to stop.")
+
+
+def _run(services: Services, stop: threading.Event, echo: Echo) -> None:
+    options = services.options
+    services.check_ports()
+    started = time.monotonic()
+    services.start()
+    while not stop.is_set() and not services.healthy():
+        if (failure := services.exited_child()) is not None:
+            raise ServeError(failure)
+        if time.monotonic() - started > options.ready_timeout_s:
+            raise ServeError(f"not healthy after {options.ready_timeout_s:.0f} s")
+        if services.dagster is None and services.ready_for_dagster():
+            services.start_dagster()
+        stop.wait(0.5)
+    if not stop.is_set():
+        _banner(services, time.monotonic() - started, echo)
+    while not stop.wait(0.5):
+        if (failure := services.exited_child()) is not None:
+            raise ServeError(failure)
+
+
+def serve(options: ServeOptions, echo: Echo, err: Echo) -> int:
+    """Run the stack until SIGINT or SIGTERM.
+
+    Args:
+        options: Ports, host, home and whether to run S3.
+        echo: Prints a line of normal output.
+        err: Prints a line on stderr.
+
+    Returns:
+        0 after a clean stop on a signal, 1 when starting failed or a child died.
+    """
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    services = Services(options)
+    code = 0
+    try:
+        _run(services, stop, echo)
+    except ServeError as exc:
+        err(f"error: {exc}")
+        code = 1
+    finally:
+        if services.started_anything():
+            err("stopping ...")
+        services.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code == 0:
+        err("stopped")
+    return code

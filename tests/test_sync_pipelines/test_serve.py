@@ -1,0 +1,134 @@
+"""``chroma-sync serve`` as a real subprocess: healthy stack, wiring, clean stop, busy ports.
+
+Contract: serve prints the API, Dagster UI and S3 URLs once the API's ``/health`` is 200 (which
+needs the daemon's heartbeat) and the webserver answers; the API process is told the webserver
+URL and the S3 endpoint; SIGTERM stops it with exit code 0 and no process it started (children
+and grandchildren) survives; a port already taken fails at once with one line naming it.
+"""
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import requests
+
+from sync_pipelines.devtools.proctree import descendants, is_alive
+
+CHROMA_SYNC = str(Path(sys.executable).parent / "chroma-sync")
+READY_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port + 10000 <= 65535:
+            return port
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CHROMA_SYNC_DAGSTER_URL"):
+        env.pop(name, None)
+    return env
+
+
+def read_lines(stream: "subprocess.IO[str]", into: "queue.Queue[str]") -> None:
+    for line in stream:
+        into.put(line.rstrip("\n"))
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    home = tmp_path / "serve-home"
+    api_port, dagster_port, s3_port = free_port(), free_port(), free_port()
+    args = [CHROMA_SYNC, "serve", "--home", str(home), "--with-s3", "--s3-port", str(s3_port)]
+    args += ["--api-port", str(api_port), "--dagster-port", str(dagster_port)]
+    args += ["--ready-timeout", str(READY_TIMEOUT_S)]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True).start()
+    printed: list[str] = []
+    children: set[int] = set()
+    commands: dict[int, str] = {}
+    try:
+        while not printed or printed[-1] != "Press Ctrl-C to stop.":
+            printed.append(lines.get(timeout=READY_TIMEOUT_S + 10))
+        urls = dict(re.findall(r"^  (API|Dagster UI|S3)\s+(http://\S+)$", "\n".join(printed), re.M))
+        assert urls == {
+            "API": f"http://127.0.0.1:{api_port}",
+            "Dagster UI": f"http://127.0.0.1:{dagster_port}",
+            "S3": f"http://127.0.0.1:{s3_port}",
+        }
+        assert printed[0].startswith("chroma-sync is up in ") and str(home) in printed[0]
+
+        health = requests.get(f"{urls['API']}/health", timeout=10)
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "catalog": "ok", "orchestrator": "ok"}
+        assert requests.get(f"{urls['Dagster UI']}/server_info", timeout=10).status_code == 200
+        assert requests.get(urls["S3"], timeout=10).status_code in (200, 403)
+        assert (home / "catalog.db").is_file()
+        assert (home / "dagster" / "dagster.yaml").is_file()
+
+        children = descendants(proc.pid)
+        commands = {pid: cmdline(pid) for pid in children}
+        api_pids = [pid for pid, cmd in commands.items() if "sync_pipelines.cli api" in cmd]
+        assert len(api_pids) == 1
+        api_env = environ(api_pids[0])
+        assert api_env["CHROMA_SYNC_DAGSTER_URL"] == urls["Dagster UI"]
+        assert api_env["CHROMA_SYNC_S3_ENDPOINT_URL"] == urls["S3"]
+        assert api_env["CHROMA_SYNC_HOME"] == str(home)
+        assert api_env["DAGSTER_HOME"] == str(home / "dagster")
+        for part in ("dagster-daemon run", "dagster-webserver", "dagster api grpc", "weed mini"):
+            assert sum(part in cmd for cmd in commands.values()) == 1, (part, commands)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=120)
+    assert code == 0, proc.stderr.read() if proc.stderr else ""
+    assert proc.stderr is not None
+    assert proc.stderr.read().strip().splitlines()[-1] == "stopped"
+    survivors = {pid: commands[pid] for pid in children if is_alive(pid)}
+    assert survivors == {}
+
+
+def test_serve_fails_fast_when_a_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = [CHROMA_SYNC, "serve", "--home", str(tmp_path / "h")]
+        args += ["--api-port", str(free_port()), "--dagster-port", str(port)]
+        result = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_env(),
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: port {port} (--dagster-port) is already in use on 127.0.0.1: "
+        "Address already in use"
+    )
+    assert not (tmp_path / "h").exists()
