@@ -147,6 +147,8 @@ def run_phase(
     from sync_pipelines.devtools.dagster_stack import DagsterStack
 
     env = {"CHROMA_SYNC_MAX_BATCH_INVOCATIONS": "1"} if name == "baseline" else {}
+    if name == "batched" and args.max_batch:
+        env["CHROMA_SYNC_MAX_BATCH_INVOCATIONS"] = str(args.max_batch)
     stack = DagsterStack(scratch / f"dagster-{name}", env=env, webserver=True)
     if args.launch == "direct":
         stack.env["CHROMA_SYNC_DAGSTER_URL"] = stack.webserver_url or ""
@@ -208,6 +210,12 @@ def main() -> None:
         "sensor: the invocation sensor alone launches",
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per phase")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=0,
+        help="batched phase's max_batch_invocations (default: the setting's default)",
+    )
     args = parser.parse_args()
     # Stop the Dagster stack and SeaweedFS on SIGTERM too (the finally blocks run on exit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -259,10 +267,10 @@ def main() -> None:
             phases.append(phase)
             print(phase.line(), flush=True)
 
-    settings = get_settings()
+    max_batch = args.max_batch or get_settings().max_batch_invocations
     print(
         f"objects of ~{mean:.0f} bytes (markdown, one chunk each); launch path: {args.launch}; "
-        f"max_batch_invocations {settings.max_batch_invocations} (batched) vs 1 (baseline)"
+        f"max_batch_invocations {max_batch} (batched) vs 1 (baseline)"
     )
     for p in phases:
         print(p.line())

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from sync_pipelines.catalog.base import CatalogBase, utcnow
 from sync_pipelines.catalog.models import InvocationRecord, record_from_row
@@ -135,6 +135,29 @@ class InvocationBatchesMixin(CatalogBase):
                     )
                 failed.extend(ids)
         return failed
+
+    def fail_for_run(self, invocation_id: uuid.UUID, run_id: str, error: str) -> bool:
+        """Fail an active invocation unless another run has claimed it (compare-and-set).
+
+        A run that dies fails its invocation when it is still ``pending`` (never claimed) or
+        ``processing`` for this run; one that a duplicate run is processing is left alone.
+
+        Returns:
+            Whether the invocation was failed.
+        """
+        statement = (
+            update(InvocationRow)
+            .where(
+                InvocationRow.id == invocation_id,
+                or_(
+                    InvocationRow.status == "pending",
+                    and_(InvocationRow.status == "processing", InvocationRow.run_id == run_id),
+                ),
+            )
+            .values(status="failed", error=error, finished_at=utcnow())
+        )
+        with self._engine.begin() as connection:
+            return bool(connection.execute(statement).rowcount == 1)
 
     def finish_many(self, run_id: str, outcomes: Sequence[InvocationOutcome]) -> list[uuid.UUID]:
         """Record how invocations of a batch ended, in one transaction.

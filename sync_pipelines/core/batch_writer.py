@@ -4,17 +4,19 @@
 in the group go through the embedding function together (it pads per batch, so short texts of
 many documents share batches) and the writes of every document share ``upsert``/``update``/
 ``delete`` calls. Each document keeps its own plan, so the result is exactly what syncing them
-one at a time gives. Embeddings are computed before the first write.
+one at a time gives. What the documents already hold is read with one ``get`` per group.
+Embeddings are computed before the first write.
 """
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from sync_pipelines.core.reconcile import SyncPlan, plan_document_sync
-from sync_pipelines.core.records import ChunkRecord, MetadataValue, chunk_id_prefix
+from sync_pipelines.core.reconcile import StoredChunk, SyncPlan, plan_document_sync
+from sync_pipelines.core.records import ChunkRecord, MetadataValue, chunk_id_prefix, owned_by
 from sync_pipelines.core.writer import (
     CollectionLike,
     EmbedFn,
@@ -52,6 +54,55 @@ def _spans(n: int, size: int) -> list[range]:
     return [range(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def read_stored_many(
+    collection: CollectionLike, documents: Sequence[DocumentWrite]
+) -> list[dict[str, StoredChunk]]:
+    """Read what each document owns with one ``get`` for the whole group.
+
+    Each document gets exactly what :func:`~sync_pipelines.core.writer.read_stored` with its
+    identity filter and prefix would return.
+
+    Args:
+        collection: The Chroma collection.
+        documents: The group (distinct prefixes).
+
+    Returns:
+        Stored text and metadata keyed by chunk id, one mapping per document, in order.
+    """
+    if not documents:
+        return []
+    if len(documents) == 1:
+        doc = documents[0]
+        return [
+            read_stored(collection, identity_filter(doc.document_key, doc.custom_id), doc.prefix)
+        ]
+    clauses: list[dict[str, Any]] = []
+    keys = [d.document_key for d in documents if not d.custom_id]
+    customs = [d.custom_id for d in documents if d.custom_id]
+    if keys:
+        clauses.append({"document_key": {"$in": keys}})
+    if customs:
+        clauses.append({"custom_id": {"$in": customs}})
+    where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
+    got = collection.get(where=where, include=["documents", "metadatas"])
+    ids: list[str] = got["ids"]
+    texts = got.get("documents") or [None] * len(ids)
+    metas = got.get("metadatas") or [None] * len(ids)
+    index = {d.prefix: i for i, d in enumerate(documents)}
+    held: list[dict[str, StoredChunk]] = [{} for _ in documents]
+    for cid, text, meta in zip(ids, texts, metas, strict=True):
+        i = index.get(cid.rpartition("-")[0])
+        if i is None or not owned_by(cid, documents[i].prefix):
+            continue
+        doc, found = documents[i], meta or {}
+        identity = (
+            ("custom_id", doc.custom_id) if doc.custom_id else ("document_key", doc.document_key)
+        )
+        if found.get(identity[0]) == identity[1]:
+            held[i][cid] = StoredChunk(document=text, metadata=meta)
+    return held
+
+
 def sync_documents(
     collection: CollectionLike,
     documents: Sequence[DocumentWrite],
@@ -77,10 +128,11 @@ def sync_documents(
     prefixes = [d.prefix for d in documents]
     if len(set(prefixes)) != len(prefixes):
         raise DuplicateDocumentError("two documents of one group own the same chunk ids")
-    plans: list[SyncPlan] = []
-    for doc, prefix in zip(documents, prefixes, strict=True):
-        stored = read_stored(collection, identity_filter(doc.document_key, doc.custom_id), prefix)
-        plans.append(plan_document_sync(doc.records, stored, prefix=prefix))
+    stored = read_stored_many(collection, documents)
+    plans: list[SyncPlan] = [
+        plan_document_sync(doc.records, held, prefix=prefix)
+        for doc, held, prefix in zip(documents, stored, prefixes, strict=True)
+    ]
 
     to_embed = [record for plan in plans for record in plan.embed]
     started = time.perf_counter()

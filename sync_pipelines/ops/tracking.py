@@ -88,9 +88,10 @@ def fail_run_invocations(
     """Fail every invocation a run still holds.
 
     For a single-invocation run, its invocation (from the tag, or by run id for triggered
-    runs) unless already finished. For a batch run, every invocation still ``processing`` for
-    it, and those of its batch still ``pending`` (it died before claiming them: its run key
-    will not be proposed again).
+    runs) while still pending or processing for this run (not when a duplicate run of the same
+    invocation has claimed it). For a batch run, every invocation still ``processing`` for it,
+    and those of its batch still ``pending`` (it died before claiming them: its run key will
+    not be proposed again).
 
     Returns:
         The ids failed.
@@ -99,7 +100,7 @@ def fail_run_invocations(
         failed = store.fail_processing_by_run_id(run_id, error)
         return failed + store.fail_pending_many(batch_invocation_ids(run_config), error)
     inv = run_invocation(store, tags, run_id)
-    if inv is not None and store.mark_failed(inv, error):
+    if inv is not None and store.fail_for_run(inv, run_id, error):
         return [inv]
     return []
 

@@ -3,7 +3,8 @@
 Contract: when a batch run fails or is cancelled outside its op, every invocation it claimed and
 did not finish is failed with ``run <id>: <reason>``, every invocation of its batch it never
 claimed (still pending) is failed too, and finished invocations and other runs' invocations are
-untouched. A single-object run's backstop still fails just its own invocation.
+untouched. A single-object run's backstop still fails just its own invocation, and not when
+a duplicate run of that invocation is processing it.
 """
 
 from typing import Any
@@ -123,3 +124,23 @@ def test_failed_single_object_run_fails_only_its_invocation(
     invocation_run_failure_sensor(context.for_run_failure())
 
     assert words([mine, other]) == ["failed", "pending"]
+
+
+def test_dead_duplicate_run_spares_the_invocation_another_run_processes(
+    s3_server: LocalS3Server, bucket: str
+) -> None:
+    source = create_s3_source(s3_server, bucket)
+    job = s3_invocation(source, "a.md")
+    store = catalog()
+    instance = dg.DagsterInstance.ephemeral()
+    record = store.get_invocation_record(job.id)
+    assert record is not None
+    request = run_request_for(record, source, max_object_bytes=1000)
+    duplicate = create_run(instance, request)
+    assert store.mark_processing(job.id, "the-run-that-won")
+    event = instance.report_run_failed(duplicate, message="launch failed")
+
+    context = status_context(instance, duplicate, event, "invocation_run_failure_sensor")
+    invocation_run_failure_sensor(context.for_run_failure())
+
+    assert words([job]) == ["processing"]

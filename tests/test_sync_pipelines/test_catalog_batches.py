@@ -190,3 +190,18 @@ def test_count_pending_and_records_in_order(catalog: Catalog) -> None:
 
     wanted = [jobs[2].id, uuid.uuid4(), jobs[0].id]
     assert [r.job.id for r in catalog.get_invocation_records(wanted)] == [jobs[2].id, jobs[0].id]
+
+
+def test_fail_for_run_spares_invocations_another_run_claimed(catalog: Catalog) -> None:
+    jobs = invocations(catalog, source(catalog), 4)
+    ids = [j.id for j in jobs]
+    assert catalog.mark_processing(ids[1], "run-1")
+    assert catalog.mark_processing(ids[2], "run-2")
+    assert catalog.cancel_if_pending(ids[3])
+
+    assert catalog.fail_for_run(ids[0], "run-1", "never claimed")
+    assert catalog.fail_for_run(ids[1], "run-1", "died")
+    assert not catalog.fail_for_run(ids[2], "run-1", "duplicate died")
+    assert not catalog.fail_for_run(ids[3], "run-1", "cancelled already")
+
+    assert [word(catalog, j) for j in jobs] == ["failed", "failed", "processing", "cancelled"]
