@@ -24,6 +24,17 @@ from sync_pipelines.settings import Settings, get_settings
 from sync_pipelines.uploads import UploadStore
 
 UPLOAD_PATH = "/api/v1/add-file"
+PROBE_CACHE_S = 2.0
+
+
+def _default_probe(settings: Settings) -> OrchestratorProbe:
+    max_age = settings.orchestrator_heartbeat_max_age_s
+    probe = (
+        health.dagster_webserver_probe(settings.dagster_url, max_age)
+        if settings.dagster_url
+        else health.dagster_sensor_daemon_probe(max_age)
+    )
+    return health.cached_probe(probe, PROBE_CACHE_S)
 
 
 def create_app(
@@ -41,7 +52,8 @@ def create_app(
         catalog: The catalog to serve (default: opened from the settings' catalog URL and
             closed on shutdown).
         orchestrator_probe: ``/health``'s orchestrator check (default: a recent Dagster
-            SENSOR daemon heartbeat at ``DAGSTER_HOME``).
+            SENSOR daemon heartbeat, asked of the webserver when ``dagster_url`` is set, else
+            read from the instance at ``DAGSTER_HOME``; answers are reused for 2 s).
         launcher: Starts an accepted invocation's run at once (default: through the Dagster
             webserver's GraphQL API when ``dagster_url`` is set, else left to the sensor).
         token_cache_ttl_s: Seconds an authenticated token is cached (default: the
@@ -83,9 +95,7 @@ def create_app(
         if settings.dagster_url
         else SensorOnlyLauncher()
     )
-    app.state.orchestrator_probe = orchestrator_probe or health.dagster_sensor_daemon_probe(
-        settings.orchestrator_heartbeat_max_age_s
-    )
+    app.state.orchestrator_probe = orchestrator_probe or _default_probe(settings)
     install_error_handlers(app)
     app.add_middleware(
         ApiGuard,

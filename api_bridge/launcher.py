@@ -18,6 +18,7 @@ import requests
 
 from sync_pipelines.catalog import Catalog, InvocationRecord
 from sync_pipelines.names import INVOCATION_SENSOR
+from sync_pipelines.run_plans import UnsupportedInvocationError, plan_for
 
 logger = logging.getLogger(__name__)
 
@@ -95,28 +96,20 @@ class GraphQLRunLauncher:
             return None
         if self._left_to_sensor(record):
             return None
-        # Imported here: run requests pull in Dagster and every op (seconds of start-up), which
-        # the API needs only once it launches its first run.
-        from sync_pipelines.run_requests import UnsupportedInvocationError, run_request_for
-
         source_id = record.job.source_id
         source = self.catalog.get_source(source_id) if source_id is not None else None
         try:
-            request = run_request_for(record, source, max_object_bytes=self.max_object_bytes)
+            plan = plan_for(record, source, max_object_bytes=self.max_object_bytes)
         except UnsupportedInvocationError:
             return None  # the sensor fails it with the reason
-        tags = {
-            **request.tags,
-            RUN_KEY_TAG: str(invocation_id),
-            SENSOR_NAME_TAG: INVOCATION_SENSOR,
-        }
+        tags = {**plan.tags, RUN_KEY_TAG: str(invocation_id), SENSOR_NAME_TAG: INVOCATION_SENSOR}
         return {
             "selector": {
                 "repositoryLocationName": LOCATION_NAME,
                 "repositoryName": REPOSITORY_NAME,
-                "jobName": request.job_name,
+                "jobName": plan.job_name,
             },
-            "runConfigData": request.run_config,
+            "runConfigData": plan.run_config,
             "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
         }
 

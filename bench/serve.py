@@ -1,8 +1,9 @@
 """Benchmark: ``chroma-sync serve`` start-up time and memory of the whole process tree.
 
 Starts ``chroma-sync serve --with-s3`` in a temporary home on free ports and measures:
-- time until healthy (API ``/health`` 200, which needs the daemon's heartbeat, and the Dagster
-  webserver's ``/server_info`` answering), with when each part first answered;
+- time until healthy: until ``serve`` prints its "is up" banner, which it does once the Dagster
+  webserver has the code location loaded and API ``/health`` is 200 (catalog and a recent
+  sensor daemon heartbeat); with when each part first answered;
 - resident memory (RSS summed over serve and all its descendants, from /proc) once idle, the
   peak while one small S3 invocation runs, and after it;
 - the invocation's end-to-end time, the stop time after SIGTERM, and leftover processes.
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,6 +62,14 @@ def answers(url: str) -> bool:
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def watch_banner(proc: "subprocess.Popen[bytes]", started: float, first: dict[str, float]) -> None:
+    """Record when ``serve`` prints its banner (it does so once healthy)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if b"chroma-sync is up" in line and "serve banner" not in first:
+            first["serve banner"] = time.monotonic() - started
 
 
 def tree(pid: int) -> dict[int, tuple[str, int]]:
@@ -108,8 +118,9 @@ def main() -> None:
 
     load_at_start = Path("/proc/loadavg").read_text().split()[0]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     first: dict[str, float] = {}
+    threading.Thread(target=watch_banner, args=(proc, started, first), daemon=True).start()
     cpu = 0.0
     try:
         while "healthy" not in first:
@@ -122,19 +133,18 @@ def main() -> None:
                 first["API listens"] = now
             if "webserver answers" not in first and answers(f"{web}/server_info"):
                 first["webserver answers"] = now
-            # /health opens the Dagster instance on each call: ask it sparingly.
             if (
                 "API /health 200" not in first
                 and "API listens" in first
                 and answers(f"{api}/health")
             ):
                 first["API /health 200"] = now
-            if "API /health 200" in first and "webserver answers" in first:
-                first["healthy"] = max(first["API /health 200"], first["webserver answers"])
+            if "serve banner" in first:
+                first["healthy"] = first["serve banner"]
                 cpu = sum(cpu_seconds(p) for p in {proc.pid, *descendants(proc.pid)})
                 print("process tree when healthy:")
                 show_tree(proc.pid)
-            time.sleep(0.5)
+            time.sleep(0.2)
         healthy = first["healthy"]
         print(f"home {home}")
         for name, at in first.items():
@@ -224,7 +234,10 @@ def run_one_invocation(home: Path, api: str, s3_port: int, pid: int) -> tuple[fl
     job_id = client.create_invocation(source_id, {"object_key": "docs/refunds.md"})
     peak = 0
     while True:
-        peak = max(peak, tree_rss(pid))
+        snapshot = tree(pid)
+        total = sum(rss for _, rss in snapshot.values())
+        if total > peak:
+            peak, peak_tree = total, snapshot
         job = client.get_invocation(job_id)
         if status_word(job) in TERMINAL_STATUSES:
             break
@@ -233,6 +246,9 @@ def run_one_invocation(home: Path, api: str, s3_port: int, pid: int) -> tuple[fl
         time.sleep(0.2)
     if status_word(job) != "complete":
         raise SystemExit(f"invocation ended {job['status']}")
+    print("process tree at the peak:")
+    for p, (cmd, rss) in sorted(peak_tree.items()):
+        print(f"    {rss / MB:7.0f} MB  {p:>7}  {cmd}")
     return time.monotonic() - started, peak
 
 

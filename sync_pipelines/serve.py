@@ -3,9 +3,11 @@
 Everything lives under one home folder: the SQLite catalog, Dagster's storage in
 ``<home>/dagster``, the Chroma ``PersistentClient`` data and, with ``--with-s3``, a SeaweedFS
 store in ``<home>/s3``. The daemon and the webserver share one Dagster code server (loaded
-once, not once each), which also spawns the run workers. Start order: the API (which creates
-the catalog's tables), the code server and S3 together; once the API and the code server
-answer, the daemon and the webserver.
+once, not once each), which also spawns the run workers. Every process starts at once (S3
+first when asked, since it is waited for): the daemon and the webserver come up while the code
+server still loads and pick the code location up within a second of it answering. ``serve``
+is healthy when the webserver has the code location loaded and the API's ``/health`` is 200
+(catalog, and a recent sensor daemon heartbeat).
 Each child leads its own process group, so Ctrl-C or SIGTERM to ``serve`` stops every process
 it started, grandchildren included.
 """
@@ -13,7 +15,6 @@ it started, grandchildren included.
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,15 +37,18 @@ from sync_pipelines.serve_support import (
     ServeOptions,
     check_port_free,
     code_location,
+    code_location_loaded,
     connect_host,
     free_port,
     reap_group,
+    sqlite_storage_ready,
     write_grpc_workspace,
 )
 
 __all__ = ["ServeError", "ServeOptions", "Services", "serve"]
 
 _GRPC_OFFSET = 10000
+_STORAGE_WAIT_S = 30.0
 Echo = Callable[[str], None]
 Child = tuple[str, "subprocess.Popen[bytes]", Path]
 
@@ -54,13 +58,6 @@ def _status(url: str) -> int | None:
         return requests.get(url, timeout=2).status_code
     except requests.RequestException:
         return None
-
-
-def _listening(port: int, host: str = "127.0.0.1") -> bool:
-    target = connect_host(host).strip("[]")
-    with socket.socket(socket.AF_INET6 if ":" in target else socket.AF_INET) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((target, port)) == 0
 
 
 class Services:
@@ -78,6 +75,7 @@ class Services:
         self._workspace = self.dagster_home / "workspace.yaml"
         self._children: list[Child] = []
         self._env: dict[str, str] = {}
+        self._started = time.monotonic()
 
     def check_ports(self) -> None:
         """Fail fast, naming the port, when one of the ports to bind is taken."""
@@ -102,7 +100,7 @@ class Services:
         self._children.append((name, proc, log))
 
     def start(self) -> None:
-        """Start the API and the code server, then S3 if asked (waiting until it answers)."""
+        """Start every process; return once S3 (when asked) answers."""
         module, location = code_location(PROJECT_ROOT / "workspace.yaml")
         self.logs.mkdir(parents=True, exist_ok=True)
         write_instance_config(self.dagster_home)
@@ -114,20 +112,40 @@ class Services:
         if self.options.with_s3:
             self.s3 = LocalS3Server(self.home / "s3", s3_port=self.options.s3_port)
             env |= self._s3_env(self.s3)
+            self.s3.launch()
         self._env = {**os.environ, **env}
-        api = [sys.executable, "-m", "sync_pipelines.cli", "api"]
-        api += ["--host", self.options.host, "--port", str(self.options.api_port)]
-        self._spawn("API bridge", api, self.logs / "api.log", PROJECT_ROOT)
         code = [str(Path(sys.executable).parent / "dagster"), "api", "grpc", "-m", module]
         code += ["--location-name", location, "-h", "127.0.0.1", "-p", str(self.code_port)]
         code_log = self.dagster_home / "code-server.log"
         self._spawn("Dagster code server", code, code_log, PROJECT_ROOT)
+        api = [sys.executable, "-m", "sync_pipelines.cli", "api"]
+        api += ["--host", self.options.host, "--port", str(self.options.api_port)]
+        self._spawn("API bridge", api, self.logs / "api.log", PROJECT_ROOT)
         write_grpc_workspace(self._workspace, location, self.code_port)
+        self._started = time.monotonic()
+        self.start_dagster_when_ready()
         if self.s3 is not None:
             try:
-                self.s3.start()
+                self.s3.wait_ready()
             except LocalS3Error as exc:
                 raise ServeError(f"local S3 server: {exc}") from exc
+
+    def start_dagster_when_ready(self) -> None:
+        """Start the daemon and webserver once the Dagster storage exists (or after 30 s).
+
+        The code server creates a fresh SQLite storage; the daemon and webserver must not
+        race it. A home started before (or a non-SQLite storage) starts them at once.
+        """
+        if self.dagster is not None:
+            return
+        storage = self.dagster_home / "storage"
+        uses_sqlite = "sqlite:" in (self.dagster_home / "dagster.yaml").read_text()
+        if (
+            not uses_sqlite
+            or sqlite_storage_ready(storage)
+            or time.monotonic() - self._started > _STORAGE_WAIT_S
+        ):
+            self._start_dagster()
 
     @staticmethod
     def _s3_env(s3: LocalS3Server) -> dict[str, str]:
@@ -136,11 +154,7 @@ class Services:
             env |= {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
         return env
 
-    def ready_for_dagster(self) -> bool:
-        """The API listens (so the catalog exists) and the code server has loaded the code."""
-        return _listening(self.options.api_port, self.options.host) and _listening(self.code_port)
-
-    def start_dagster(self) -> None:
+    def _start_dagster(self) -> None:
         """Start the daemon and the webserver on the shared code server."""
         self.dagster = DagsterStack(
             self.dagster_home,
@@ -168,15 +182,30 @@ class Services:
         return None
 
     def healthy(self) -> bool:
-        """The webserver answers and API ``/health`` is 200 (catalog and daemon heartbeat).
+        """API ``/health`` is 200 and the webserver has the code location loaded.
 
-        ``/health`` opens the Dagster instance on every call, so it is asked last.
+        ``/health`` is asked first: it is cheap (the API caches its answer for 2 s), while each
+        workspace query costs the still-starting webserver CPU.
         """
-        return (
-            self.dagster is not None
-            and _status(f"{self.webserver_url}/server_info") == 200
-            and _status(f"{self.api_url}/health") == 200
-        )
+        return _status(f"{self.api_url}/health") == 200 and code_location_loaded(self.webserver_url)
+
+    def wait_until_healthy(self, stop: threading.Event) -> None:
+        """Wait until :meth:`healthy` (or ``stop`` is set), starting Dagster when it may.
+
+        Raises:
+            ServeError: A child exited, or the stack was not healthy within the ready timeout.
+        """
+        timeout = self.options.ready_timeout_s
+        while not stop.is_set() and not self.healthy():
+            if (failure := self.exited_child()) is not None:
+                raise ServeError(failure)
+            if time.monotonic() - self._started > timeout:
+                raise ServeError(
+                    f"not healthy after {timeout:.0f} s; logs in {self.logs} and "
+                    f"{self.dagster_home}"
+                )
+            self.start_dagster_when_ready()
+            stop.wait(0.25)
 
     def started_anything(self) -> bool:
         """Whether any process was started (and so needs stopping)."""
@@ -214,18 +243,10 @@ def _banner(services: Services, elapsed: float, echo: Echo) -> None:
 
 
 def _run(services: Services, stop: threading.Event, echo: Echo) -> None:
-    options = services.options
     services.check_ports()
     started = time.monotonic()
     services.start()
-    while not stop.is_set() and not services.healthy():
-        if (failure := services.exited_child()) is not None:
-            raise ServeError(failure)
-        if time.monotonic() - started > options.ready_timeout_s:
-            raise ServeError(f"not healthy after {options.ready_timeout_s:.0f} s")
-        if services.dagster is None and services.ready_for_dagster():
-            services.start_dagster()
-        stop.wait(0.5)
+    services.wait_until_healthy(stop)
     if not stop.is_set():
         _banner(services, time.monotonic() - started, echo)
     while not stop.wait(0.5):

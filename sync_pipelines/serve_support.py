@@ -1,12 +1,15 @@
 """Helpers of ``chroma-sync serve``: options, ports, process groups and the gRPC workspace."""
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 import yaml
 
 _WILDCARDS = ("0.0.0.0", "::", "")
@@ -17,6 +20,16 @@ load_from:
       host: 127.0.0.1
       port: {port}
       location_name: {location}
+"""
+
+
+#: Dagster's SQLite storage files under ``<DAGSTER_HOME>/storage`` (run, event-log index and
+#: schedule storage), each stamped with its alembic revision when created.
+SQLITE_STORAGE_FILES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+
+_LOCATIONS_QUERY = """
+query { workspaceOrError { __typename ... on Workspace { locationEntries {
+  locationOrLoadError { __typename } } } } }
 """
 
 
@@ -106,3 +119,40 @@ def write_grpc_workspace(path: Path, location: str, port: int) -> Path:
     """Write a workspace file that loads ``location`` from the code server on ``port``."""
     path.write_text(GRPC_WORKSPACE_YAML.format(port=port, location=location))
     return path
+
+
+def code_location_loaded(webserver_url: str) -> bool:
+    """Whether the Dagster webserver answers and has every code location loaded without error."""
+    try:
+        response = requests.post(
+            f"{webserver_url}/graphql", json={"query": _LOCATIONS_QUERY}, timeout=2
+        )
+        workspace = response.json()["data"]["workspaceOrError"]
+        entries = workspace["locationEntries"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return False
+    return bool(entries) and all(
+        (entry.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation"
+        for entry in entries
+    )
+
+
+def sqlite_storage_ready(storage_dir: Path) -> bool:
+    """Whether Dagster's SQLite storage under ``storage_dir`` exists and is stamped.
+
+    Dagster processes that open a fresh SQLite storage at the same moment can both stamp its
+    alembic revision and then refuse to start ("more than one head"), so ``serve`` starts the
+    daemon and the webserver only once the first process (the code server) has created it.
+    """
+    for name in SQLITE_STORAGE_FILES:
+        path = storage_dir / name
+        if not path.is_file():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+                (rows,) = db.execute("SELECT count(*) FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            return False
+        if rows != 1:
+            return False
+    return True

@@ -1,7 +1,9 @@
 """``GET /health``: 200 when the catalog and the orchestrator answer, 503 otherwise (no token)."""
 
+import threading
 import time
 
+import requests
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -27,6 +29,60 @@ def _safe(probe: OrchestratorProbe) -> bool:
         return bool(probe())
     except Exception:
         return False
+
+
+_DAEMON_QUERY = """
+query { instance { daemonHealth { daemonStatus(daemonType: "SENSOR") { lastHeartbeatTime } } } }
+"""
+
+
+def dagster_webserver_probe(
+    dagster_url: str, max_age_s: float, timeout_s: float = 3.0
+) -> OrchestratorProbe:
+    """An orchestrator probe that asks the Dagster webserver for the SENSOR daemon's heartbeat.
+
+    The API then never imports Dagster itself (seconds of start-up and ~70 MB per process).
+
+    Args:
+        dagster_url: The webserver's base URL (``dagster_url`` setting).
+        max_age_s: How old the newest heartbeat may be.
+        timeout_s: Seconds the GraphQL call may take.
+
+    Returns:
+        A probe that is ``False`` when the webserver does not answer or the heartbeat is
+        missing or stale; it never raises.
+    """
+    endpoint = dagster_url.rstrip("/") + "/graphql"
+    session = requests.Session()
+
+    def probe() -> bool:
+        try:
+            response = session.post(endpoint, json={"query": _DAEMON_QUERY}, timeout=timeout_s)
+            response.raise_for_status()
+            status = response.json()["data"]["instance"]["daemonHealth"]["daemonStatus"]
+            beat = status["lastHeartbeatTime"]
+        except (requests.RequestException, KeyError, TypeError, ValueError):
+            return False
+        return isinstance(beat, int | float) and time.time() - beat <= max_age_s
+
+    return probe
+
+
+def cached_probe(probe: OrchestratorProbe, ttl_s: float) -> OrchestratorProbe:
+    """Wrap ``probe`` so its answer is reused for ``ttl_s`` seconds (load balancers poll often)."""
+    lock = threading.Lock()
+    last: list[tuple[float, bool]] = []
+
+    def cached() -> bool:
+        with lock:
+            now = time.monotonic()
+            if last and now - last[0][0] < ttl_s:
+                return last[0][1]
+            answer = _safe(probe)
+            last[:] = [(now, answer)]
+            return answer
+
+    return cached
 
 
 def dagster_sensor_daemon_probe(max_age_s: float) -> OrchestratorProbe:

@@ -2,7 +2,9 @@
 
 Used by the tests, the benchmarks and ``chroma-sync serve``. The instance queues runs with a
 1 s dequeue interval and launches up to four at once (dequeue threads); jobs run their ops in
-process, so an invocation reaches ``processing`` a few seconds after it is accepted.
+process, so an invocation reaches ``processing`` a few seconds after it is accepted. The asset
+and freshness daemons are off: chroma-sync defines no assets, and each would otherwise tick
+(and take CPU) every few seconds for nothing.
 """
 
 import json
@@ -37,6 +39,11 @@ run_coordinator:
     dequeue_num_workers: 4
     max_user_code_failure_retries: 2
     user_code_failure_retry_delay: 5
+auto_materialize:
+  enabled: false
+  use_sensors: false
+freshness:
+  enabled: false
 telemetry:
   enabled: false
 nux:

@@ -32,7 +32,7 @@ from sync_pipelines.devtools.git_server import GitDaemon
 from sync_pipelines.devtools.local_s3 import _free_port_block
 from sync_pipelines.devtools.proctree import descendants
 from sync_pipelines.devtools.web_site import LocalWebSite
-from sync_pipelines.serve import ServeOptions, Services
+from sync_pipelines.serve import ServeError, ServeOptions, Services
 from sync_pipelines.serve_support import free_port
 from sync_pipelines.settings import Settings, get_settings
 
@@ -124,17 +124,10 @@ def running_stack(home: Path, echo: Echo) -> Iterator[Services]:
     try:
         services.check_ports()
         services.start()
-        while not services.healthy():
-            if (failure := services.exited_child()) is not None:
-                raise DemoError(failure)
-            if time.monotonic() - started > READY_TIMEOUT_S:
-                raise DemoError(
-                    f"the stack was not healthy after {READY_TIMEOUT_S:.0f} s; "
-                    f"logs in {services.logs} and {services.dagster_home}"
-                )
-            if services.dagster is None and services.ready_for_dagster():
-                services.start_dagster()
-            time.sleep(0.2)
+        try:
+            services.wait_until_healthy(threading.Event())
+        except ServeError as exc:
+            raise DemoError(f"the stack did not come up: {exc}") from exc
         s3_url = services.s3.endpoint_url if services.s3 else "-"
         echo(
             f"stack up in {time.monotonic() - started:.1f} s: API {services.api_url}, "

@@ -14,8 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import boto3
-from botocore.config import Config
+import requests
 
 _GRPC_OFFSET = 10000
 
@@ -111,6 +110,9 @@ class LocalS3Server:
 
     def client(self) -> Any:
         """Return a boto3 S3 client for this server."""
+        import boto3  # imported here: ``serve`` starts the server but needs no client
+        from botocore.config import Config
+
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -164,6 +166,12 @@ class LocalS3Server:
         Raises:
             LocalS3Error: When it does not answer in time or exits early.
         """
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start the ``weed mini`` process without waiting for it (see :meth:`wait_ready`)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -186,20 +194,28 @@ class LocalS3Server:
             f"-filer.port={self._filer}",
             f"-admin.port={self._admin}",
         ]
-        log = (self.data_dir / "weed.log").open("ab")
-        self._proc = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with (self.data_dir / "weed.log").open("ab") as log:
+            self._proc = subprocess.Popen(
+                args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until the S3 gateway answers HTTP (it does once the filer behind it is up).
+
+        Raises:
+            LocalS3Error: When it does not answer in time or exits early (it is stopped).
+        """
         deadline = time.monotonic() + timeout
-        client = self.client()
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise LocalS3Error(f"weed exited with {self._proc.returncode}; see {log.name}")
+            if self._proc is None or self._proc.poll() is not None:
+                code = None if self._proc is None else self._proc.returncode
+                log = self.data_dir / "weed.log"
+                raise LocalS3Error(f"weed exited with {code}; see {log}")
             try:
-                client.list_buckets()
-                return self
-            except Exception:
-                time.sleep(0.2)
+                requests.get(self.endpoint_url, timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
         self.stop()
         raise LocalS3Error(f"S3 did not answer on {self.endpoint_url} within {timeout}s")
 

@@ -8,6 +8,10 @@ traceback, unknown paths keep the ``ErrorResponse`` shape, values the catalog ca
 statuses the spec does not allow.
 """
 
+import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +22,11 @@ from fastapi.testclient import TestClient
 
 from api_bridge.app import create_app
 from api_bridge.deps import get_orchestrator_probe
-from api_bridge.routers.health import dagster_sensor_daemon_probe
+from api_bridge.routers.health import (
+    cached_probe,
+    dagster_sensor_daemon_probe,
+    dagster_webserver_probe,
+)
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.settings import Settings
 from tests.test_api_bridge.conftest import check_response
@@ -65,6 +73,75 @@ def test_default_probe_reads_the_sensor_daemon_heartbeat(
     assert probe() is True
     monkeypatch.setenv("DAGSTER_HOME", "")
     assert probe() is False
+
+
+def test_webserver_probe_is_false_when_the_webserver_does_not_answer() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert dagster_webserver_probe(f"http://127.0.0.1:{port}", max_age_s=60)() is False
+
+
+def test_cached_probe_reuses_an_answer_for_its_ttl_and_never_raises() -> None:
+    answers = iter([True, False])
+    calls: list[float] = []
+
+    def probe() -> bool:
+        calls.append(time.monotonic())
+        return next(answers)
+
+    cached = cached_probe(probe, ttl_s=0.3)
+    assert [cached(), cached(), cached()] == [True, True, True]
+    assert len(calls) == 1
+    time.sleep(0.35)
+    assert cached() is False
+    assert len(calls) == 2
+
+    def broken() -> bool:
+        raise RuntimeError("boom")
+
+    assert cached_probe(broken, ttl_s=10)() is False
+
+
+def test_the_api_process_never_imports_dagster(tmp_path: Path) -> None:
+    """Health, source and invocation requests with a webserver URL leave Dagster unimported."""
+    script = tmp_path / "probe_imports.py"
+    script.write_text(
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from api_bridge.app import create_app\n"
+        "from sync_pipelines.catalog import Catalog\n"
+        "from sync_pipelines.settings import Settings\n"
+        f"home = {str(tmp_path)!r}\n"
+        "settings = Settings(home=home, dagster_url='http://127.0.0.1:9')\n"
+        "catalog = Catalog(settings.resolved_catalog_url)\n"
+        "_, token = catalog.create_token('db1', admin=True)\n"
+        "headers = {'x-chroma-token': token}\n"
+        "with TestClient(create_app(settings, catalog=catalog)) as client:\n"
+        "    assert client.get('/health').status_code == 503\n"
+        "    body = {'database_name': 'db1', 's3': {'bucket_name': 'b', 'region': 'us-east-1',"
+        " 'collection_name': 'kb1'}}\n"
+        "    created = client.post('/api/v1/sources', json=body, headers=headers)\n"
+        "    assert created.status_code == 201, created.text\n"
+        "    source = created.json()['source_id']\n"
+        "    job = client.post(f'/api/v1/sources/{source}/invocations',"
+        " json={'object_key': 'a.md'}, headers=headers)\n"
+        "    assert job.status_code == 201, job.text\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in"
+        " ('dagster', 'dagster_graphql', 'dagster_aws', 'chromadb', 'onnxruntime'))\n"
+        "print(loaded)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHROMA_SYNC_")}
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_body_over_limit_is_413(

@@ -1,7 +1,8 @@
 """``chroma-sync serve`` as a real subprocess: healthy stack, wiring, clean stop, busy ports.
 
 Contract: serve prints the API, Dagster UI and S3 URLs once the API's ``/health`` is 200 (which
-needs the daemon's heartbeat) and the webserver answers; the API process is told the webserver
+needs the daemon's heartbeat, asked of the webserver) and the webserver has the code location
+loaded; the API process is told the webserver
 URL and the S3 endpoint; SIGTERM stops it with exit code 0 and no process it started (children
 and grandchildren) survives; a port already taken fails at once with one line naming it.
 """
@@ -17,8 +18,12 @@ import threading
 from pathlib import Path
 
 import requests
+from dagster import DagsterInstance
 
+from api_bridge.routers.health import dagster_webserver_probe
+from sync_pipelines.devtools.dagster_stack import write_instance_config
 from sync_pipelines.devtools.proctree import descendants, is_alive
+from sync_pipelines.serve_support import code_location_loaded, sqlite_storage_ready
 
 CHROMA_SYNC = str(Path(sys.executable).parent / "chroma-sync")
 READY_TIMEOUT_S = 180
@@ -86,6 +91,9 @@ def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         assert health.status_code == 200
         assert health.json() == {"status": "ok", "catalog": "ok", "orchestrator": "ok"}
         assert requests.get(f"{urls['Dagster UI']}/server_info", timeout=10).status_code == 200
+        assert code_location_loaded(urls["Dagster UI"]) is True
+        assert dagster_webserver_probe(urls["Dagster UI"], max_age_s=120)() is True
+        assert dagster_webserver_probe(urls["Dagster UI"], max_age_s=1e-9)() is False
         assert requests.get(urls["S3"], timeout=10).status_code in (200, 403)
         assert (home / "catalog.db").is_file()
         assert (home / "dagster" / "dagster.yaml").is_file()
@@ -132,3 +140,17 @@ def test_serve_fails_fast_when_a_port_is_taken(tmp_path: Path) -> None:
         "Address already in use"
     )
     assert not (tmp_path / "h").exists()
+
+
+def test_sqlite_storage_is_ready_once_dagster_created_and_stamped_it(tmp_path: Path) -> None:
+    dagster_home = write_instance_config(tmp_path / "dagster")
+    storage = dagster_home / "storage"
+    assert sqlite_storage_ready(storage) is False
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert list(instance.get_runs()) == []
+    assert sqlite_storage_ready(storage) is True
+    schedules = storage / "schedules" / "schedules.db"
+    schedules.write_bytes(b"")
+    assert sqlite_storage_ready(storage) is False
+    schedules.unlink()
+    assert sqlite_storage_ready(storage) is False
