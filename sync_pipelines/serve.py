@@ -29,6 +29,8 @@ from sync_pipelines.devtools.dagster_stack import (
     PROJECT_ROOT,
     DagsterStack,
     _reset_sigint,
+    sqlite_storage_ready,
+    uses_sqlite_storage,
     write_instance_config,
 )
 from sync_pipelines.devtools.local_s3 import LocalS3Error, LocalS3Server, stop_process_group
@@ -41,7 +43,6 @@ from sync_pipelines.serve_support import (
     connect_host,
     free_port,
     reap_group,
-    sqlite_storage_ready,
     write_grpc_workspace,
 )
 
@@ -138,11 +139,9 @@ class Services:
         """
         if self.dagster is not None:
             return
-        storage = self.dagster_home / "storage"
-        uses_sqlite = "sqlite:" in (self.dagster_home / "dagster.yaml").read_text()
         if (
-            not uses_sqlite
-            or sqlite_storage_ready(storage)
+            not uses_sqlite_storage(self.dagster_home)
+            or sqlite_storage_ready(self.dagster_home / "storage")
             or time.monotonic() - self._started > _STORAGE_WAIT_S
         ):
             self._start_dagster()

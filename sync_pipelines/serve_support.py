@@ -1,10 +1,8 @@
 """Helpers of ``chroma-sync serve``: options, ports, process groups and the gRPC workspace."""
 
-import contextlib
 import os
 import signal
 import socket
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +20,6 @@ load_from:
       location_name: {location}
 """
 
-
-#: Dagster's SQLite storage files under ``<DAGSTER_HOME>/storage`` (run, event-log index and
-#: schedule storage), each stamped with its alembic revision when created.
-SQLITE_STORAGE_FILES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
 
 _LOCATIONS_QUERY = """
 query { workspaceOrError { __typename ... on Workspace { locationEntries {
@@ -135,24 +129,3 @@ def code_location_loaded(webserver_url: str) -> bool:
         (entry.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation"
         for entry in entries
     )
-
-
-def sqlite_storage_ready(storage_dir: Path) -> bool:
-    """Whether Dagster's SQLite storage under ``storage_dir`` exists and is stamped.
-
-    Dagster processes that open a fresh SQLite storage at the same moment can both stamp its
-    alembic revision and then refuse to start ("more than one head"), so ``serve`` starts the
-    daemon and the webserver only once the first process (the code server) has created it.
-    """
-    for name in SQLITE_STORAGE_FILES:
-        path = storage_dir / name
-        if not path.is_file():
-            return False
-        try:
-            with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
-                (rows,) = db.execute("SELECT count(*) FROM alembic_version").fetchone()
-        except sqlite3.Error:
-            return False
-        if rows != 1:
-            return False
-    return True

@@ -158,7 +158,7 @@ class Settings(BaseSettings):
         description="ListObjectsV2 pages (1,000 keys each) one tick reads per source.",
     )
     max_batch_invocations: int = Field(
-        default=100,
+        default=500,
         ge=1,
         description="Pending S3/upload invocations of one source that one Dagster run serves.",
     )

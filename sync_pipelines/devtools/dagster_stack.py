@@ -7,11 +7,14 @@ and freshness daemons are off: chroma-sync defines no assets, and each would oth
 (and take CPU) every few seconds for nothing.
 """
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -50,6 +53,10 @@ nux:
   enabled: false
 """
 DAGSTER_YAML = SQLITE_STORAGE + INSTANCE_SETTINGS
+#: Dagster's SQLite storage files under ``<DAGSTER_HOME>/storage`` (run, event-log index and
+#: schedule storage), each stamped with its alembic revision when created.
+SQLITE_STORAGE_FILES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+STORAGE_WAIT_S = 60.0
 PSYCOPG2_SCHEME = "postgresql+psycopg2://"
 
 
@@ -79,6 +86,33 @@ def write_instance_config(dagster_home: Path, postgres_url: str | None = None) -
         )
         config.write_text(storage + INSTANCE_SETTINGS)
     return dagster_home
+
+
+def sqlite_storage_ready(storage_dir: Path) -> bool:
+    """Whether Dagster's SQLite storage under ``storage_dir`` exists and is stamped.
+
+    Dagster processes that open a fresh SQLite storage at the same moment can both stamp its
+    alembic revision and then refuse to start ("more than one head"), so ``serve`` starts the
+    daemon and the webserver only once the first process (the code server) has created it.
+    """
+    for name in SQLITE_STORAGE_FILES:
+        path = storage_dir / name
+        if not path.is_file():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+                (rows,) = db.execute("SELECT count(*) FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            return False
+        if rows != 1:
+            return False
+    return True
+
+
+def uses_sqlite_storage(dagster_home: Path) -> bool:
+    """Whether the instance in ``dagster_home`` keeps its storage in SQLite files."""
+    config = dagster_home / "dagster.yaml"
+    return config.is_file() and "sqlite:" in config.read_text()
 
 
 def _bin(name: str) -> str:
@@ -140,8 +174,19 @@ class DagsterStack:
         )
 
     def start(self) -> "DagsterStack":
-        """Start the daemon (and webserver); returns once the processes are spawned."""
+        """Start the daemon (and webserver); returns once the processes are spawned.
+
+        On a fresh SQLite storage the webserver starts only once the daemon has created it
+        (two processes creating it together can both stamp its schema and then fail).
+        """
         self._spawn([_bin("dagster-daemon"), "run", "-w", str(self.workspace)], "daemon.log")
+        if self.webserver_port and uses_sqlite_storage(self.dagster_home):
+            deadline = time.monotonic() + STORAGE_WAIT_S
+            storage = self.dagster_home / "storage"
+            while not sqlite_storage_ready(storage) and time.monotonic() < deadline:
+                if self._procs[0].poll() is not None:
+                    break
+                time.sleep(0.1)
         if self.webserver_port:
             self._spawn(
                 [

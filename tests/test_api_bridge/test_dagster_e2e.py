@@ -81,7 +81,7 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(e2e_home: Path) -> Iterator[DagsterStack]:
-    env = {"CHROMA_SYNC_HOME": str(e2e_home / "home"), "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "2"}
+    env = {"CHROMA_SYNC_HOME": str(e2e_home / "home"), "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "8"}
     dagster = DagsterStack(e2e_home / "dagster", env=env, webserver=True)
     # The daemon knows the bridge launches directly, so its sensor leaves new invocations alone
     # for the grace period and must recognise the directly launched runs as its own.

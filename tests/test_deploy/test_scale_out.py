@@ -109,7 +109,7 @@ def cluster(
             "CHROMA_SYNC_CRAWL_ALLOW_HOSTS": '["127.0.0.1"]',
             "CHROMA_SYNC_CRAWL_MAX_RETRIES": "1",
             "CHROMA_SYNC_DAGSTER_URL": dagster.webserver_url or "",
-            "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "2",
+            "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "8",
             "DAGSTER_HOME": str(dagster.dagster_home),
         }
         code_log = root / "code-server.log"

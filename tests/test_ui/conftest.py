@@ -67,7 +67,7 @@ def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stack(browser: "Browser", ui_home: Path) -> Iterator[DagsterStack]:
     """dagster-daemon + dagster-webserver on the embedded defaults, webserver answering."""
-    env = {"CHROMA_SYNC_HOME": str(ui_home / "home"), "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "2"}
+    env = {"CHROMA_SYNC_HOME": str(ui_home / "home"), "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "8"}
     dagster = DagsterStack(ui_home / "dagster", env=env, webserver=True)
     dagster.env["CHROMA_SYNC_DAGSTER_URL"] = dagster.webserver_url or ""
     dagster.start()
