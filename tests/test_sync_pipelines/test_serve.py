@@ -21,9 +21,9 @@ import requests
 from dagster import DagsterInstance
 
 from api_bridge.routers.health import dagster_webserver_probe
-from sync_pipelines.devtools.dagster_stack import write_instance_config
+from sync_pipelines.devtools.dagster_stack import sqlite_storage_ready, write_instance_config
 from sync_pipelines.devtools.proctree import descendants, is_alive
-from sync_pipelines.serve_support import code_location_loaded, sqlite_storage_ready
+from sync_pipelines.serve_support import code_location_loaded
 
 CHROMA_SYNC = str(Path(sys.executable).parent / "chroma-sync")
 READY_TIMEOUT_S = 180
