@@ -4,11 +4,13 @@ Starts ``chroma-sync serve --with-s3`` in a temporary home on free ports and mea
 - time until healthy: until ``serve`` prints its "is up" banner, which it does once the Dagster
   webserver has the code location loaded and API ``/health`` is 200 (catalog and a recent
   sensor daemon heartbeat); with when each part first answered;
-- resident memory (RSS summed over serve and all its descendants, from /proc) once idle, the
-  peak while one small S3 invocation runs, and after it;
+- resident memory of serve and all its descendants, from /proc, once idle, at the peak while
+  one small S3 invocation runs, and after it: summed RSS (shared pages counted once per
+  process, an upper bound) and summed PSS (shared pages split, the RAM the stack occupies),
+  each with and without the optional ``--with-s3`` SeaweedFS server;
 - the invocation's end-to-end time, the stop time after SIGTERM, and leftover processes.
 
-Targets: healthy < 15 s, tree RSS < 1 GB.
+Targets: healthy < 15 s, resident memory < 1 GB.
 
     .venv/bin/python bench/serve.py
 """
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -33,6 +36,7 @@ from sync_pipelines.devtools.proctree import (  # noqa: E402
     cpu_seconds,
     descendants,
     is_alive,
+    pss_bytes,
     rss_bytes,
 )
 
@@ -72,29 +76,61 @@ def watch_banner(proc: "subprocess.Popen[bytes]", started: float, first: dict[st
             first["serve banner"] = time.monotonic() - started
 
 
-def tree(pid: int) -> dict[int, tuple[str, int]]:
+@dataclass(frozen=True)
+class Proc:
+    cmd: str
+    rss: int
+    pss: int
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Tree totals: RSS counts shared pages once per process, PSS splits them."""
+
+    rss: int
+    pss: int
+    rss_no_s3: int
+    pss_no_s3: int
+
+    def line(self) -> str:
+        return (
+            f"RSS {self.rss / MB:.0f} MB, PSS {self.pss / MB:.0f} MB; without the optional "
+            f"S3 server: RSS {self.rss_no_s3 / MB:.0f} MB, PSS {self.pss_no_s3 / MB:.0f} MB"
+        )
+
+
+def tree(pid: int) -> dict[int, Proc]:
     found = {}
     for p in {pid, *descendants(pid)}:
         try:
             cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        found[p] = (cmd[:90], rss_bytes(p))
+        found[p] = Proc(cmd[:90], rss_bytes(p), pss_bytes(p))
     return found
 
 
-def tree_rss(pid: int) -> int:
-    return sum(rss for _, rss in tree(pid).values())
+def memory(snapshot: dict[int, Proc]) -> Memory:
+    core = [p for p in snapshot.values() if "weed mini" not in p.cmd]
+    return Memory(
+        rss=sum(p.rss for p in snapshot.values()),
+        pss=sum(p.pss for p in snapshot.values()),
+        rss_no_s3=sum(p.rss for p in core),
+        pss_no_s3=sum(p.pss for p in core),
+    )
 
 
 def run_workers(pid: int) -> list[int]:
     """Dagster run processes (multiprocessing spawn children of the code server)."""
-    return [p for p, (cmd, _) in tree(pid).items() if "spawn_main" in cmd]
+    return [p for p, proc in tree(pid).items() if "spawn_main" in proc.cmd]
 
 
-def show_tree(pid: int) -> None:
-    for p, (cmd, rss) in sorted(tree(pid).items()):
-        print(f"    {rss / MB:7.0f} MB  {cpu_seconds(p):6.1f} s CPU  {p:>7}  {cmd}")
+def show_tree(snapshot: dict[int, Proc]) -> None:
+    for p, proc in sorted(snapshot.items()):
+        print(
+            f"    RSS {proc.rss / MB:5.0f} MB  PSS {proc.pss / MB:5.0f} MB  "
+            f"{cpu_seconds(p):5.1f} s CPU  {p:>7}  {proc.cmd}"
+        )
 
 
 def main() -> None:
@@ -143,7 +179,7 @@ def main() -> None:
                 first["healthy"] = first["serve banner"]
                 cpu = sum(cpu_seconds(p) for p in {proc.pid, *descendants(proc.pid)})
                 print("process tree when healthy:")
-                show_tree(proc.pid)
+                show_tree(tree(proc.pid))
             time.sleep(0.2)
         healthy = first["healthy"]
         print(f"home {home}")
@@ -157,35 +193,39 @@ def main() -> None:
         )
 
         time.sleep(args.idle)
-        idle = tree_rss(proc.pid)
-        api_pid = next(p for p, (cmd, _) in tree(proc.pid).items() if "cli api" in cmd)
+        idle_tree = tree(proc.pid)
+        idle = memory(idle_tree)
+        api_pid = next(p for p, item in idle_tree.items() if "cli api" in item.cmd)
         before, wall = cpu_seconds(api_pid), time.monotonic()
         for _ in range(10):
             requests.get(f"{api}/health", timeout=10)
         cpu_ms = (cpu_seconds(api_pid) - before) * 100
         wall_ms = (time.monotonic() - wall) * 100
         print(f"API /health per call: {cpu_ms:.0f} ms CPU, {wall_ms:.0f} ms wall")
-        print(f"tree RSS idle: {idle / MB:.0f} MB (target < {RSS_TARGET_BYTES / MB:.0f} MB)")
-        show_tree(proc.pid)
+        print(f"memory idle: {idle.line()}")
+        show_tree(idle_tree)
 
-        took, peak = run_one_invocation(home, api, s3_port, proc.pid)
+        took, peak_tree = run_one_invocation(home, api, s3_port, proc.pid)
+        peak = memory(peak_tree)
         done_at = time.monotonic()
-        right_after = tree_rss(proc.pid)
+        right_after = memory(tree(proc.pid))
         while run_workers(proc.pid) and time.monotonic() - done_at < 60:
             time.sleep(0.2)
         lingered = time.monotonic() - done_at
-        after = tree_rss(proc.pid)
+        after_tree = tree(proc.pid)
+        after = memory(after_tree)
         print(f"one S3 invocation (1 object, {len(DOC)} bytes): complete in {took:.1f} s")
-        print(
-            f"tree RSS peak during it: {peak / MB:.0f} MB; at completion: {right_after / MB:.0f} MB"
-        )
+        print("process tree at the peak (highest tree RSS sampled every 0.2 s):")
+        show_tree(peak_tree)
+        print(f"memory at the peak: {peak.line()}")
+        print(f"memory at completion: {right_after.line()}")
         print(
             f"run worker exited {lingered:.1f} s after completion"
             if not run_workers(proc.pid)
             else f"run worker still alive {lingered:.0f} s after completion"
         )
-        print(f"tree RSS after the run worker exited: {after / MB:.0f} MB")
-        show_tree(proc.pid)
+        print(f"memory after the run worker exited: {after.line()}")
+        show_tree(after_tree)
     finally:
         pids = {proc.pid, *descendants(proc.pid)}
         stop_at = time.monotonic()
@@ -198,11 +238,21 @@ def main() -> None:
         f"healthy < {HEALTHY_TARGET_S:.0f} s: {'met' if healthy < HEALTHY_TARGET_S else 'NOT met'}"
     )
     for name, value in (("idle", idle), ("peak during the run", peak), ("after the run", after)):
-        verdict = "met" if value < RSS_TARGET_BYTES else "NOT met"
-        print(f"tree RSS {name} < 1 GB: {verdict} ({value / MB:.0f} MB)")
+        verdicts = [
+            f"{label} {'met' if amount < RSS_TARGET_BYTES else 'NOT met'} ({amount / MB:.0f} MB)"
+            for label, amount in (
+                ("RSS", value.rss),
+                ("PSS", value.pss),
+                ("RSS without S3", value.rss_no_s3),
+                ("PSS without S3", value.pss_no_s3),
+            )
+        ]
+        print(f"{name} < 1 GB: " + "; ".join(verdicts))
 
 
-def run_one_invocation(home: Path, api: str, s3_port: int, pid: int) -> tuple[float, int]:
+def run_one_invocation(
+    home: Path, api: str, s3_port: int, pid: int
+) -> tuple[float, dict[int, Proc]]:
     os.environ["CHROMA_SYNC_HOME"] = str(home)
     import boto3
     from botocore.config import Config
@@ -232,10 +282,10 @@ def run_one_invocation(home: Path, api: str, s3_port: int, pid: int) -> tuple[fl
     source_id = client.create_source(body)
     started = time.monotonic()
     job_id = client.create_invocation(source_id, {"object_key": "docs/refunds.md"})
-    peak = 0
+    peak, peak_tree = 0, tree(pid)
     while True:
         snapshot = tree(pid)
-        total = sum(rss for _, rss in snapshot.values())
+        total = sum(item.rss for item in snapshot.values())
         if total > peak:
             peak, peak_tree = total, snapshot
         job = client.get_invocation(job_id)
@@ -246,10 +296,7 @@ def run_one_invocation(home: Path, api: str, s3_port: int, pid: int) -> tuple[fl
         time.sleep(0.2)
     if status_word(job) != "complete":
         raise SystemExit(f"invocation ended {job['status']}")
-    print("process tree at the peak:")
-    for p, (cmd, rss) in sorted(peak_tree.items()):
-        print(f"    {rss / MB:7.0f} MB  {p:>7}  {cmd}")
-    return time.monotonic() - started, peak
+    return time.monotonic() - started, peak_tree
 
 
 if __name__ == "__main__":

@@ -97,8 +97,9 @@ def find_model_dir(configured_root: Path | None) -> Path:
 def release_free_heap() -> None:
     """Hand freed heap pages back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
 
-    Building the ONNX session frees the int8 model and the optimiser's scratch memory, about
-    60 MB that glibc would otherwise keep resident for the life of the process.
+    Building the ONNX session frees the int8 model and the optimiser's scratch memory (about
+    60 MB), and each embedding call frees its activations (tens of MB for long texts): glibc
+    would otherwise keep both resident for the life of the process.
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -224,6 +225,8 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
             mask = np.broadcast_to(np.expand_dims(attention_mask, -1), hidden.shape)
             pooled = np.sum(hidden * mask, 1) / np.clip(mask.sum(1), a_min=1e-9, a_max=None)
             out[rows] = _normalize(pooled).astype(np.float32)
+        if not self.cpu_arena:
+            release_free_heap()  # the batches' activations, freed but kept by glibc otherwise
         return out
 
     def __call__(self, input: Documents) -> Embeddings:

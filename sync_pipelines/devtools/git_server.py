@@ -19,6 +19,8 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
+from sync_pipelines.devtools.local_s3 import stop_process_group
+
 
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
@@ -87,9 +89,9 @@ class GitDaemon:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, 15)
-            self._proc.wait(timeout=10)
+        if self._proc is not None:
+            # SIGTERM, then SIGKILL: a daemon child still serving a fetch can hold it up.
+            stop_process_group(self._proc, timeout=5)
         self._proc = None
 
 

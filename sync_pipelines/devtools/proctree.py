@@ -1,4 +1,4 @@
-"""Process trees from ``/proc`` (Linux): descendants, liveness and resident memory.
+"""Process trees from ``/proc`` (Linux): descendants, liveness and resident memory (RSS, PSS).
 
 Used by the ``serve`` test and benchmark to check that no child outlives ``chroma-sync serve``
 and to sum the memory and CPU time of the whole tree, without depending on psutil.
@@ -58,6 +58,22 @@ def rss_bytes(pid: int) -> int:
     except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
         return 0
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process in bytes (0 when it is gone or unreadable).
+
+    Unlike RSS, each shared page (Python itself, shared libraries, copy-on-write pages) is
+    split between the processes mapping it, so PSS summed over a tree is the RAM the tree
+    really occupies, where summed RSS counts shared pages once per process.
+    """
+    try:
+        for line in (PROC / str(pid) / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
+        return 0
+    return 0
 
 
 def cpu_seconds(pid: int) -> float:

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import requests
@@ -22,7 +23,7 @@ from dagster import DagsterInstance
 
 from api_bridge.routers.health import dagster_webserver_probe
 from sync_pipelines.devtools.dagster_stack import sqlite_storage_ready, write_instance_config
-from sync_pipelines.devtools.proctree import descendants, is_alive
+from sync_pipelines.devtools.proctree import descendants, is_alive, pss_bytes, rss_bytes
 from sync_pipelines.serve_support import code_location_loaded
 
 CHROMA_SYNC = str(Path(sys.executable).parent / "chroma-sync")
@@ -154,3 +155,26 @@ def test_sqlite_storage_is_ready_once_dagster_created_and_stamped_it(tmp_path: P
     assert sqlite_storage_ready(storage) is False
     schedules.unlink()
     assert sqlite_storage_ready(storage) is False
+
+
+def test_pss_splits_pages_shared_with_a_forked_child() -> None:
+    """PSS (what bench/serve.py sums) counts shared pages once across processes; RSS does not."""
+    ballast = bytearray(64 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    pid = os.fork()
+    if pid == 0:  # the child only holds the copy-on-write pages
+        signal.pause()
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while pss_bytes(pid) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        parent, child = os.getpid(), pid
+        assert rss_bytes(child) > 60 * 1024 * 1024
+        assert pss_bytes(parent) < rss_bytes(parent)
+        assert pss_bytes(child) < rss_bytes(child) - 25 * 1024 * 1024
+        assert pss_bytes(-1) == 0
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    del ballast
