@@ -53,7 +53,7 @@ def create_app(
             closed on shutdown).
         orchestrator_probe: ``/health``'s orchestrator check (default: a recent Dagster
             SENSOR daemon heartbeat, asked of the webserver when ``dagster_url`` is set, else
-            read from the instance at ``DAGSTER_HOME``; answers are reused for 2 s).
+            read from the instance at ``DAGSTER_HOME``; healthy answers are reused for 2 s).
         launcher: Starts an accepted invocation's run at once (default: through the Dagster
             webserver's GraphQL API when ``dagster_url`` is set, else left to the sensor).
         token_cache_ttl_s: Seconds an authenticated token is cached (default: the

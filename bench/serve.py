@@ -38,6 +38,7 @@ from sync_pipelines.devtools.proctree import (  # noqa: E402
     is_alive,
     pss_bytes,
     rss_bytes,
+    started_after_boot,
 )
 
 HEALTHY_TARGET_S = 15.0
@@ -125,10 +126,13 @@ def run_workers(pid: int) -> list[int]:
     return [p for p, proc in tree(pid).items() if "spawn_main" in proc.cmd]
 
 
-def show_tree(snapshot: dict[int, Proc]) -> None:
+def show_tree(snapshot: dict[int, Proc], root: int | None = None) -> None:
+    """One line per process; with ``root``, when each started, in seconds after ``root``."""
+    base = started_after_boot(root) if root else 0.0
     for p, proc in sorted(snapshot.items()):
+        start = f"+{started_after_boot(p) - base:4.1f} s  " if root else ""
         print(
-            f"    RSS {proc.rss / MB:5.0f} MB  PSS {proc.pss / MB:5.0f} MB  "
+            f"    {start}RSS {proc.rss / MB:5.0f} MB  PSS {proc.pss / MB:5.0f} MB  "
             f"{cpu_seconds(p):5.1f} s CPU  {p:>7}  {proc.cmd}"
         )
 
@@ -178,8 +182,8 @@ def main() -> None:
             if "serve banner" in first:
                 first["healthy"] = first["serve banner"]
                 cpu = sum(cpu_seconds(p) for p in {proc.pid, *descendants(proc.pid)})
-                print("process tree when healthy:")
-                show_tree(tree(proc.pid))
+                print("process tree when healthy (start time after serve's):")
+                show_tree(tree(proc.pid), root=proc.pid)
             time.sleep(0.2)
         healthy = first["healthy"]
         print(f"home {home}")

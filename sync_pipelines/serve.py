@@ -4,10 +4,12 @@ Everything lives under one home folder: the SQLite catalog, Dagster's storage in
 ``<home>/dagster``, the Chroma ``PersistentClient`` data and, with ``--with-s3``, a SeaweedFS
 store in ``<home>/s3``. The daemon and the webserver share one Dagster code server (loaded
 once, not once each), which also spawns the run workers. Every process starts at once (S3
-first when asked, since it is waited for): the daemon and the webserver come up while the code
-server still loads and pick the code location up within a second of it answering. ``serve``
-is healthy when the webserver has the code location loaded and the API's ``/health`` is 200
-(catalog, and a recent sensor daemon heartbeat).
+first when asked, since it is waited for), except the daemon: it waits until the webserver has
+created a fresh Dagster storage, which the code server (started without ``DAGSTER_HOME``)
+leaves alone. The daemon and webserver come up while the code server still loads and pick the
+code location up within a second of it answering. ``serve`` is healthy when the API's
+``/health`` is 200 (catalog, and a recent sensor daemon heartbeat) and the webserver has the
+code location loaded.
 Each child leads its own process group, so Ctrl-C or SIGTERM to ``serve`` stops every process
 it started, grandchildren included.
 """
@@ -29,8 +31,6 @@ from sync_pipelines.devtools.dagster_stack import (
     PROJECT_ROOT,
     DagsterStack,
     _reset_sigint,
-    sqlite_storage_ready,
-    uses_sqlite_storage,
     write_instance_config,
 )
 from sync_pipelines.devtools.local_s3 import LocalS3Error, LocalS3Server, stop_process_group
@@ -77,6 +77,7 @@ class Services:
         self._children: list[Child] = []
         self._env: dict[str, str] = {}
         self._started = time.monotonic()
+        self._daemon_started = False
 
     def check_ports(self) -> None:
         """Fail fast, naming the port, when one of the ports to bind is taken."""
@@ -87,12 +88,14 @@ class Services:
             check_port_free("127.0.0.1", opts.s3_port, "--s3-port")
             check_port_free("127.0.0.1", opts.s3_port + _GRPC_OFFSET, "--s3-port + 10000 (gRPC)")
 
-    def _spawn(self, name: str, args: list[str], log: Path, cwd: Path) -> None:
+    def _spawn(
+        self, name: str, args: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> None:
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 args,
                 cwd=cwd,
-                env=self._env,
+                env=env or self._env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_reset_sigint,
@@ -118,43 +121,15 @@ class Services:
         code = [str(Path(sys.executable).parent / "dagster"), "api", "grpc", "-m", module]
         code += ["--location-name", location, "-h", "127.0.0.1", "-p", str(self.code_port)]
         code_log = self.dagster_home / "code-server.log"
-        self._spawn("Dagster code server", code, code_log, PROJECT_ROOT)
+        # Without DAGSTER_HOME the code server leaves the storage alone (the daemon creates
+        # it): every request it serves carries the instance of the process that asked.
+        code_env = {k: v for k, v in self._env.items() if k != "DAGSTER_HOME"}
+        self._spawn("Dagster code server", code, code_log, PROJECT_ROOT, code_env)
         api = [sys.executable, "-m", "sync_pipelines.cli", "api"]
         api += ["--host", self.options.host, "--port", str(self.options.api_port)]
         self._spawn("API bridge", api, self.logs / "api.log", PROJECT_ROOT)
         write_grpc_workspace(self._workspace, location, self.code_port)
         self._started = time.monotonic()
-        self.start_dagster_when_ready()
-        if self.s3 is not None:
-            try:
-                self.s3.wait_ready()
-            except LocalS3Error as exc:
-                raise ServeError(f"local S3 server: {exc}") from exc
-
-    def start_dagster_when_ready(self) -> None:
-        """Start the daemon and webserver once the Dagster storage exists (or after 30 s).
-
-        The code server creates a fresh SQLite storage; the daemon and webserver must not
-        race it. A home started before (or a non-SQLite storage) starts them at once.
-        """
-        if self.dagster is not None:
-            return
-        if (
-            not uses_sqlite_storage(self.dagster_home)
-            or sqlite_storage_ready(self.dagster_home / "storage")
-            or time.monotonic() - self._started > _STORAGE_WAIT_S
-        ):
-            self._start_dagster()
-
-    @staticmethod
-    def _s3_env(s3: LocalS3Server) -> dict[str, str]:
-        env = {"CHROMA_SYNC_S3_ENDPOINT_URL": s3.endpoint_url}
-        if "AWS_ACCESS_KEY_ID" not in os.environ:
-            env |= {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
-        return env
-
-    def _start_dagster(self) -> None:
-        """Start the daemon and the webserver on the shared code server."""
         self.dagster = DagsterStack(
             self.dagster_home,
             env=self._env,
@@ -163,10 +138,37 @@ class Services:
             webserver_port=self.options.dagster_port,
             host=self.options.host,
         )
-        self.dagster.start()
-        names = ("dagster-daemon", "dagster-webserver")
-        for name, proc in zip(names, self.dagster.processes, strict=True):
-            self._children.append((name, proc, self.dagster_home / f"{name.split('-')[1]}.log"))
+        web = self.dagster.start_webserver()
+        self._children.append(("dagster-webserver", web, self.dagster_home / "webserver.log"))
+        self.start_daemon_when_ready()
+        if self.s3 is not None:
+            try:
+                self.s3.wait_ready()
+            except LocalS3Error as exc:
+                raise ServeError(f"local S3 server: {exc}") from exc
+
+    def start_daemon_when_ready(self) -> None:
+        """Start the daemon once the webserver has created the Dagster storage (or after 30 s).
+
+        Two processes creating a fresh SQLite storage together can both stamp its schema and
+        then refuse to start. A home started before, or a non-SQLite storage, is ready at once.
+        The webserver goes first: it has the longer start-up (its imports alone take ~5 s on
+        this machine), and the daemon, finding the storage made, heartbeats a few seconds
+        after it starts.
+        """
+        if self.dagster is None or self._daemon_started:
+            return
+        if self.dagster.storage_ready() or time.monotonic() - self._started > _STORAGE_WAIT_S:
+            proc = self.dagster.start_daemon()
+            self._children.append(("dagster-daemon", proc, self.dagster_home / "daemon.log"))
+            self._daemon_started = True
+
+    @staticmethod
+    def _s3_env(s3: LocalS3Server) -> dict[str, str]:
+        env = {"CHROMA_SYNC_S3_ENDPOINT_URL": s3.endpoint_url}
+        if "AWS_ACCESS_KEY_ID" not in os.environ:
+            env |= {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+        return env
 
     @property
     def webserver_url(self) -> str:
@@ -203,7 +205,7 @@ class Services:
                     f"not healthy after {timeout:.0f} s; logs in {self.logs} and "
                     f"{self.dagster_home}"
                 )
-            self.start_dagster_when_ready()
+            self.start_daemon_when_ready()
             stop.wait(0.25)
 
     def started_anything(self) -> bool:

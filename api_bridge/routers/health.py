@@ -69,17 +69,20 @@ def dagster_webserver_probe(
 
 
 def cached_probe(probe: OrchestratorProbe, ttl_s: float) -> OrchestratorProbe:
-    """Wrap ``probe`` so its answer is reused for ``ttl_s`` seconds (load balancers poll often)."""
+    """Wrap ``probe`` so a healthy answer is reused for ``ttl_s`` seconds.
+
+    Load balancers poll often; an unhealthy answer is not cached, so recovery shows at once.
+    """
     lock = threading.Lock()
-    last: list[tuple[float, bool]] = []
+    healthy_until = [0.0]
 
     def cached() -> bool:
         with lock:
-            now = time.monotonic()
-            if last and now - last[0][0] < ttl_s:
-                return last[0][1]
+            if time.monotonic() < healthy_until[0]:
+                return True
             answer = _safe(probe)
-            last[:] = [(now, answer)]
+            if answer:
+                healthy_until[0] = time.monotonic() + ttl_s
             return answer
 
     return cached

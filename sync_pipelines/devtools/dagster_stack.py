@@ -179,28 +179,38 @@ class DagsterStack:
         On a fresh SQLite storage the webserver starts only once the daemon has created it
         (two processes creating it together can both stamp its schema and then fail).
         """
-        self._spawn([_bin("dagster-daemon"), "run", "-w", str(self.workspace)], "daemon.log")
-        if self.webserver_port and uses_sqlite_storage(self.dagster_home):
+        self.start_daemon()
+        if self.webserver_port:
             deadline = time.monotonic() + STORAGE_WAIT_S
-            storage = self.dagster_home / "storage"
-            while not sqlite_storage_ready(storage) and time.monotonic() < deadline:
+            while not self.storage_ready() and time.monotonic() < deadline:
                 if self._procs[0].poll() is not None:
                     break
                 time.sleep(0.1)
-        if self.webserver_port:
-            self._spawn(
-                [
-                    _bin("dagster-webserver"),
-                    "-h",
-                    self.host,
-                    "-p",
-                    str(self.webserver_port),
-                    "-w",
-                    str(self.workspace),
-                ],
-                "webserver.log",
-            )
+            self.start_webserver()
         return self
+
+    def storage_ready(self) -> bool:
+        """Whether another process may open the storage now (a non-SQLite one always)."""
+        if not uses_sqlite_storage(self.dagster_home):
+            return True
+        return sqlite_storage_ready(self.dagster_home / "storage")
+
+    def start_daemon(self) -> "subprocess.Popen[bytes]":
+        """Spawn ``dagster-daemon run`` (its log: ``daemon.log``) and return it."""
+        self._spawn([_bin("dagster-daemon"), "run", "-w", str(self.workspace)], "daemon.log")
+        return self._procs[-1]
+
+    def start_webserver(self) -> "subprocess.Popen[bytes]":
+        """Spawn ``dagster-webserver`` (its log: ``webserver.log``) and return it.
+
+        Raises:
+            ValueError: The stack was made without ``webserver=True``.
+        """
+        if not self.webserver_port:
+            raise ValueError("this stack has no webserver")
+        args = [_bin("dagster-webserver"), "-h", self.host, "-p", str(self.webserver_port)]
+        self._spawn([*args, "-w", str(self.workspace)], "webserver.log")
+        return self._procs[-1]
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop every process (SIGTERM to each process group, then SIGKILL)."""

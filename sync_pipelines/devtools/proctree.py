@@ -88,3 +88,12 @@ def cpu_seconds(pid: int) -> float:
 def tree_rss_bytes(pid: int) -> int:
     """Resident memory of ``pid`` and all its descendants, summed, in bytes."""
     return sum(rss_bytes(p) for p in {pid, *descendants(pid)})
+
+
+def started_after_boot(pid: int) -> float:
+    """When ``pid`` started, in seconds since boot (0 when it is gone)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    # Field 22 of /proc/<pid>/stat (starttime, in clock ticks); ``fields`` starts at field 3.
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")

@@ -82,8 +82,8 @@ def test_webserver_probe_is_false_when_the_webserver_does_not_answer() -> None:
     assert dagster_webserver_probe(f"http://127.0.0.1:{port}", max_age_s=60)() is False
 
 
-def test_cached_probe_reuses_an_answer_for_its_ttl_and_never_raises() -> None:
-    answers = iter([True, False])
+def test_cached_probe_reuses_a_healthy_answer_for_its_ttl_and_never_raises() -> None:
+    answers = iter([False, True, False])
     calls: list[float] = []
 
     def probe() -> bool:
@@ -91,11 +91,12 @@ def test_cached_probe_reuses_an_answer_for_its_ttl_and_never_raises() -> None:
         return next(answers)
 
     cached = cached_probe(probe, ttl_s=0.3)
+    assert cached() is False  # not cached: the next call asks again
     assert [cached(), cached(), cached()] == [True, True, True]
-    assert len(calls) == 1
+    assert len(calls) == 2
     time.sleep(0.35)
     assert cached() is False
-    assert len(calls) == 2
+    assert len(calls) == 3
 
     def broken() -> bool:
         raise RuntimeError("boom")
