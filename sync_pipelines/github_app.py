@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import jwt
 import requests
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -101,6 +100,8 @@ class GitHubAppAuth:
             return token
 
     def _jwt(self) -> str:
+        import jwt  # with cryptography: only processes that mint tokens need them
+
         now = int(time.time())
         claims = {"iat": now - 60, "exp": now + 540, "iss": self.app_id}
         try:

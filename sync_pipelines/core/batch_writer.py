@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from sync_pipelines.core.reconcile import StoredChunk, SyncPlan, plan_document_sync
 from sync_pipelines.core.records import ChunkRecord, MetadataValue, chunk_id_prefix, owned_by
 from sync_pipelines.core.writer import (
     CollectionLike,
     EmbedFn,
     WriteCounts,
+    float32_rows,
     identity_filter,
     read_stored,
 )
@@ -145,7 +144,7 @@ def sync_documents(
             ids=[r.id for r in batch],
             documents=[r.document for r in batch],
             metadatas=[r.metadata for r in batch],
-            embeddings=[np.asarray(vectors[i], dtype=np.float32) for i in span],
+            embeddings=float32_rows(vectors, span),
         )
     updates: list[tuple[str, dict[str, MetadataValue | None]]] = [
         u for plan in plans for u in plan.update_metadata

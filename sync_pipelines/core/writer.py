@@ -6,17 +6,27 @@ a failed write converges on the same state.
 """
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sync_pipelines.core.reconcile import StoredChunk, plan_document_sync
 from sync_pipelines.core.records import ChunkRecord, chunk_id_prefix, owned_by
 
-EmbedFn = Callable[[list[str]], Sequence[NDArray[np.float32]] | Sequence[Sequence[float]]]
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+# numpy is imported where vectors are made: the Dagster code server imports this module
+# (through the ops) but never embeds, and needs no numpy.
+EmbedFn = Callable[[list[str]], "Sequence[NDArray[np.float32]] | Sequence[Sequence[float]]"]
+
+
+def float32_rows(vectors: Sequence[Any], rows: Iterable[int]) -> list[Any]:
+    """The given rows of ``vectors`` as float32 arrays, the form Chroma stores."""
+    import numpy
+
+    return [numpy.asarray(vectors[i], dtype=numpy.float32) for i in rows]
 
 
 class CollectionLike(Protocol):
@@ -119,7 +129,7 @@ def sync_document(
             ids=[r.id for r in batch],
             documents=[r.document for r in batch],
             metadatas=[r.metadata for r in batch],
-            embeddings=[np.asarray(vectors[i], dtype=np.float32) for i in span],
+            embeddings=float32_rows(vectors, span),
         )
     for span in _batches(len(plan.update_metadata), max_batch_size):
         updates = [plan.update_metadata[i] for i in span]
