@@ -94,17 +94,7 @@ def _reconcile_s3(
 
     config = source.s3
     assert config is not None
-    secret = (
-        store.get_aws_secret(config.aws_credential_id)
-        if config.aws_credential_id is not None
-        else None
-    )
-    client = s3.client_for(
-        region_name=config.region,
-        endpoint_url=config.endpoint_url,
-        aws_access_key_id=secret.access_key_id if secret else None,
-        aws_secret_access_key=secret.secret_access_key if secret else None,
-    )
+    client = s3.client_for_source(store, source)
     bucket: dict[str, str] = {}
     pages = client.get_paginator("list_objects_v2").paginate(
         Bucket=config.bucket_name, Prefix=config.path_prefix or ""

@@ -12,8 +12,8 @@ from sync_pipelines.catalog.models import (
     InvocationExistsError,
     InvocationRecord,
     SourceNotFoundError,
+    invocation_row,
     job_from_row,
-    new_id,
     record_from_row,
 )
 from sync_pipelines.catalog.tables import InvocationRow, JsonDict, SourceRow
@@ -71,20 +71,15 @@ class InvocationsMixin(CatalogBase):
                 extra_metadata = dict(s3.additional_metadata)
         github = metadata.github
         ref = github.git_ref_identifier.model_dump(mode="json") if github else None
-        kind_fields: set[str] = {metadata.kind}
-        row = InvocationRow(
-            id=new_id(),
-            source_id=source_id,
-            database_name=metadata.database_name,
-            collection_name=metadata.collection_name,
-            source_type=metadata.kind,
-            kind=metadata.model_dump(mode="json", include=kind_fields),
+        row = invocation_row(
+            source_id,
+            metadata,
+            status="pending",
+            created_at=utcnow(),
             object_key=object_key,
             custom_id=custom_id,
             extra_metadata=extra_metadata,
             ref=ref,
-            status="pending",
-            created_at=utcnow(),
         )
         with self._sessions.begin() as session:
             if source_id is not None:
@@ -126,19 +121,14 @@ class InvocationsMixin(CatalogBase):
             The new invocation.
         """
         github = metadata.github
-        kind_fields: set[str] = {metadata.kind}
         now = utcnow()
-        row = InvocationRow(
-            id=new_id(),
-            source_id=source_id,
-            database_name=metadata.database_name,
-            collection_name=metadata.collection_name,
-            source_type=metadata.kind,
-            kind=metadata.model_dump(mode="json", include=kind_fields),
-            ref=github.git_ref_identifier.model_dump(mode="json") if github else None,
+        row = invocation_row(
+            source_id,
+            metadata,
             status="processing",
-            run_id=run_id,
             created_at=now,
+            ref=github.git_ref_identifier.model_dump(mode="json") if github else None,
+            run_id=run_id,
             started_at=now,
         )
         with self._sessions.begin() as session:

@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -132,3 +133,34 @@ def record_from_row(row: InvocationRow) -> InvocationRecord:
 def new_id() -> uuid.UUID:
     """A fresh random id for sources and invocations."""
     return uuid.uuid4()
+
+
+def invocation_row(
+    source_id: uuid.UUID | None,
+    metadata: IndexJobMetadata,
+    *,
+    status: str,
+    created_at: datetime,
+    **columns: Any,
+) -> InvocationRow:
+    """A new invocation row: a fresh id, the metadata's kind, database and collection.
+
+    Args:
+        source_id: The source, or ``None`` for an invocation of no stored source.
+        metadata: Kind (only its own kind's fields are stored), database and collection.
+        status: The status word it starts in.
+        created_at: When it was accepted.
+        **columns: Further ``InvocationRow`` columns (object key, run id, error, times, ...).
+    """
+    own_kind: set[str] = {metadata.kind}
+    return InvocationRow(
+        id=new_id(),
+        source_id=source_id,
+        database_name=metadata.database_name,
+        collection_name=metadata.collection_name,
+        source_type=metadata.kind,
+        kind=metadata.model_dump(mode="json", include=own_kind),
+        status=status,
+        created_at=created_at,
+        **columns,
+    )

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sync_pipelines.catalog.base import CatalogBase, utcnow
 from sync_pipelines.catalog.invocations import ACTIVE
-from sync_pipelines.catalog.models import SourceNotFoundError, job_from_row, new_id
+from sync_pipelines.catalog.models import SourceNotFoundError, invocation_row, job_from_row
 from sync_pipelines.catalog.tables import InvocationRow, JsonDict, S3ObjectRow, SourceRow
 from sync_pipelines.schemas import IndexJobMetadata, Job
 
@@ -219,19 +219,14 @@ class S3ObjectsMixin(CatalogBase):
         Returns:
             The failed invocation.
         """
-        kind_fields: set[str] = {metadata.kind}
         now = utcnow()
-        row = InvocationRow(
-            id=new_id(),
-            source_id=source_id,
-            database_name=metadata.database_name,
-            collection_name=metadata.collection_name,
-            source_type=metadata.kind,
-            kind=metadata.model_dump(mode="json", include=kind_fields),
-            object_key=object_key if object_key is not None else _s3_key(metadata),
+        row = invocation_row(
+            source_id,
+            metadata,
             status="failed",
-            error=error,
             created_at=now,
+            object_key=object_key if object_key is not None else _s3_key(metadata),
+            error=error,
             finished_at=now,
         )
         with self._sessions.begin() as session:
@@ -249,22 +244,17 @@ def _pending_row(source_id: uuid.UUID, metadata: IndexJobMetadata) -> Invocation
     s3 = metadata.s3
     if s3 is None:
         raise ValueError("not an S3 invocation")
-    kind_fields: set[str] = {metadata.kind}
-    return InvocationRow(
-        id=new_id(),
-        source_id=source_id,
-        database_name=metadata.database_name,
-        collection_name=metadata.collection_name,
-        source_type=metadata.kind,
-        kind=metadata.model_dump(mode="json", include=kind_fields),
+    return invocation_row(
+        source_id,
+        metadata,
+        status="pending",
+        created_at=utcnow(),
         object_key=s3.object_key,
         custom_id=s3.custom_id,
         extra_metadata=(
             dict(s3.additional_metadata) if s3.additional_metadata is not None else None
         ),
         ref=None,
-        status="pending",
-        created_at=utcnow(),
     )
 
 

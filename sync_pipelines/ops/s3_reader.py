@@ -57,19 +57,7 @@ class S3SourceReader:
             raise S3SourceError(f"source_id {source_id!r} is not a UUID") from exc
         if source is None or source.s3 is None:
             raise S3SourceError(f"no S3 source {source_id}")
-        config = source.s3
-        secret = (
-            store.get_aws_secret(config.aws_credential_id)
-            if config.aws_credential_id is not None
-            else None
-        )
-        client = s3.client_for(
-            region_name=config.region,
-            endpoint_url=config.endpoint_url,
-            aws_access_key_id=secret.access_key_id if secret else None,
-            aws_secret_access_key=secret.secret_access_key if secret else None,
-        )
-        return cls(source=source, client=client)
+        return cls(source=source, client=s3.client_for_source(store, source))
 
     @property
     def config(self) -> S3SourceConfig:

@@ -118,7 +118,7 @@ def read_sidecar(client: Any, bucket: str, key: str, max_bytes: int) -> tuple[by
 
 
 def client_for_source(s3: SyncS3Resource, catalog: Catalog, source: Source) -> Any:
-    """A (cached) boto3 client with the source's region, endpoint and stored credential.
+    """A (cached) boto3 client for the sensor: the source's settings, few retries.
 
     Args:
         s3: The S3 resource (server-wide endpoint and region).
@@ -128,18 +128,4 @@ def client_for_source(s3: SyncS3Resource, catalog: Catalog, source: Source) -> A
     Returns:
         A boto3 S3 client.
     """
-    config = source.s3
-    if config is None:
-        raise ValueError(f"source {source.id} is not an S3 source")
-    secret = (
-        catalog.get_aws_secret(config.aws_credential_id)
-        if config.aws_credential_id is not None
-        else None
-    )
-    return s3.client_for(
-        region_name=config.region,
-        endpoint_url=config.endpoint_url,
-        aws_access_key_id=secret.access_key_id if secret else None,
-        aws_secret_access_key=secret.secret_access_key if secret else None,
-        max_attempts=SENSOR_MAX_ATTEMPTS,
-    )
+    return s3.client_for_source(catalog, source, max_attempts=SENSOR_MAX_ATTEMPTS)
