@@ -30,6 +30,7 @@ from sync_pipelines.client.output import (
     print_fields,
     print_json,
     print_table,
+    report,
     source_target,
     source_type,
 )
@@ -136,10 +137,7 @@ def create_source(
         raise fail(str(exc)) from None
     with connect(url, token) as client:
         source_id = client.create_source(payload)
-    if as_json:
-        print_json({"source_id": source_id})
-    else:
-        typer.echo(f"source {source_id} created")
+    report(as_json, {"source_id": source_id}, f"source {source_id} created")
 
 
 @sources_app.command("list")
@@ -214,10 +212,7 @@ def delete_source(
     """Delete a source (admin token); its pending invocations are cancelled."""
     with connect(url, token) as client:
         client.delete_source(source_id)
-    if as_json:
-        print_json({"source_id": source_id, "deleted": True})
-    else:
-        typer.echo(f"source {source_id} deleted")
+    report(as_json, {"source_id": source_id, "deleted": True}, f"source {source_id} deleted")
 
 
 def invoke(
@@ -254,10 +249,7 @@ def invoke(
     with connect(url, token) as client:
         invocation_id = client.create_invocation(source_id, payload)
         if not wait:
-            if as_json:
-                print_json({"invocation_id": invocation_id})
-            else:
-                typer.echo(f"invocation {invocation_id} pending")
+            report(as_json, {"invocation_id": invocation_id}, f"invocation {invocation_id} pending")
             return
         typer.echo(f"invocation {invocation_id} pending", err=True)
         code = watch_until_done(client, invocation_id, as_json=as_json)

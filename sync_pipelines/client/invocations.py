@@ -24,6 +24,7 @@ from sync_pipelines.client.output import (
     print_fields,
     print_json,
     print_table,
+    report,
     status_text,
 )
 
@@ -178,10 +179,11 @@ def cancel_invocation(
     """Cancel a pending invocation (an error once it is processing or finished)."""
     with connect(url, token) as client:
         client.cancel_invocation(invocation_id)
-    if as_json:
-        print_json({"invocation_id": invocation_id, "cancelled": True})
-    else:
-        typer.echo(f"invocation {invocation_id} cancelled")
+    report(
+        as_json,
+        {"invocation_id": invocation_id, "cancelled": True},
+        f"invocation {invocation_id} cancelled",
+    )
 
 
 @invocations_app.command("watch")

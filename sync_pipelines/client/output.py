@@ -52,6 +52,14 @@ def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=False))
 
 
+def report(as_json: bool, body: Json, message: str) -> None:
+    """Print the outcome of a command: ``body`` as JSON with ``--json``, else ``message``."""
+    if as_json:
+        print_json(body)
+    else:
+        typer.echo(message)
+
+
 def print_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> None:
     """Print ``rows`` as left-aligned columns under ``headers``."""
     widths = [len(h) for h in headers]
