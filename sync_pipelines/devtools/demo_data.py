@@ -3,6 +3,8 @@
 The S3 source uploads the files of ``demo_content/`` beside this module.
 """
 
+from importlib import resources
+
 REPO_FILES: dict[str, str] = {
     "README.md": """\
 # acme-sdk
@@ -80,34 +82,10 @@ class Client:
         response.raise_for_status()
         return response.json()["secret"]
 ''',
-    "acme/retry.py": '''\
-"""Retry with exponential backoff and full jitter."""
-
-import random
-import time
-from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
-
-
-def backoff_delays(attempts: int, base: float = 0.5, cap: float = 30.0) -> list[float]:
-    """One delay per retry: uniform in [0, min(cap, base * 2**i)]."""
-    return [random.uniform(0, min(cap, base * 2**i)) for i in range(attempts)]
-
-
-def retry(call: Callable[[], T], attempts: int = 5) -> T:
-    """Call ``call`` until it succeeds; sleep between attempts; re-raise the last error."""
-    last: Exception | None = None
-    for delay in [0.0, *backoff_delays(attempts - 1)]:
-        time.sleep(delay)
-        try:
-            return call()
-        except ConnectionError as exc:
-            last = exc
-    assert last is not None
-    raise last
-''',
+    # The same module the S3 source uploads, read from ``demo_content/``.
+    "acme/retry.py": (
+        resources.files("sync_pipelines.devtools") / "demo_content" / "retry.py"
+    ).read_text(encoding="utf-8"),
     "acme/billing.py": '''\
 """Invoices and refunds."""
 
