@@ -15,63 +15,17 @@ from typing import Any
 
 import chromadb
 import pytest
-import requests
 from dagster import DagsterInstance, RunsFilter
 
-from api_bridge.app import create_app
-from sync_pipelines.catalog import Catalog
 from sync_pipelines.devtools.dagster_stack import DagsterStack
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.names import INVOCATION_TAG, SOURCE_TAG, SYNC_S3_BATCH_JOB
 from sync_pipelines.ops.tracking import batch_invocation_ids
 from sync_pipelines.resources.chroma import reset_client_cache
-from sync_pipelines.settings import Settings, get_settings
-from tests.test_api_bridge.conftest import check_response, live_server
+from sync_pipelines.settings import Settings
+from tests.test_api_bridge.stack_helpers import Api, live_api, running_stack, word
 
 DATABASE = "e2e_db"
-TERMINAL = {"complete", "failed", "cancelled"}
-
-
-def word(status: Any) -> str:
-    return status if isinstance(status, str) else next(iter(status))
-
-
-class Api:
-    """A spec-checked HTTP client for the live API."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["x-chroma-token"] = token
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = self.session.request(method, self.base + path, timeout=30, **kwargs)
-        check_response(method, path, response.status_code, response.content)
-        return response
-
-    def invoke(self, source_id: str, key: str) -> str:
-        response = self.call(
-            "POST", f"/api/v1/sources/{source_id}/invocations", json={"object_key": key}
-        )
-        assert response.status_code == 201, response.text
-        return str(response.json()["invocation_id"])
-
-    def status(self, invocation_id: str) -> Any:
-        response = self.call("GET", f"/api/v1/invocations/{invocation_id}")
-        assert response.status_code == 200
-        return response.json()["status"]
-
-    def wait(self, invocation_id: str, timeout: float = 120) -> list[Any]:
-        seen: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.status(invocation_id)
-            if not seen or word(seen[-1]) != word(status):
-                seen.append(status)
-            if word(status) in TERMINAL:
-                return seen
-            time.sleep(0.25)
-        raise AssertionError(f"invocation {invocation_id} still {seen[-1]!r}")
 
 
 @pytest.fixture(scope="module")
@@ -81,39 +35,16 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(e2e_home: Path) -> Iterator[DagsterStack]:
-    env = {"CHROMA_SYNC_HOME": str(e2e_home / "home"), "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "8"}
-    dagster = DagsterStack(e2e_home / "dagster", env=env, webserver=True)
-    # The daemon knows the bridge launches directly, so its sensor leaves new invocations alone
-    # for the grace period and must recognise the directly launched runs as its own.
-    dagster.env["CHROMA_SYNC_DAGSTER_URL"] = dagster.webserver_url or ""
-    dagster.start()
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(f"{dagster.webserver_url}/server_info", timeout=2).ok:
-                break
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, "the Dagster webserver did not start"
-        time.sleep(0.5)
-    yield dagster
-    dagster.stop()
+    with running_stack(e2e_home, timeout=90) as dagster:
+        yield dagster
 
 
 @pytest.fixture
 def api(
     stack: DagsterStack, e2e_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Api, Settings]]:
-    monkeypatch.setenv("CHROMA_SYNC_HOME", str(e2e_home / "home"))
-    monkeypatch.setenv("CHROMA_SYNC_DAGSTER_URL", stack.webserver_url or "")
-    monkeypatch.setenv("DAGSTER_HOME", str(stack.dagster_home))
-    get_settings.cache_clear()
-    settings = Settings()
-    app = create_app(settings, orchestrator_probe=lambda: True)
-    _, token = Catalog(settings.resolved_catalog_url).create_token(DATABASE, admin=True)
-    with live_server(app) as base:
-        yield Api(base, token), settings
-    reset_client_cache()
+    with live_api(stack, e2e_home, DATABASE, monkeypatch) as api:
+        yield api
 
 
 def create_source(api: Api, s3: LocalS3Server, bucket: str) -> str:

@@ -6,21 +6,15 @@ fails them with the reason.
 """
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
-import requests
 
-from api_bridge.app import create_app
-from sync_pipelines.catalog import Catalog
 from sync_pipelines.devtools.dagster_stack import PROJECT_ROOT, DagsterStack
-from sync_pipelines.resources.chroma import reset_client_cache
-from sync_pipelines.settings import Settings, get_settings
-from tests.test_api_bridge.conftest import live_server
-from tests.test_api_bridge.test_dagster_e2e import Api
+from sync_pipelines.settings import Settings
+from tests.test_api_bridge.stack_helpers import Api, live_api, running_stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -67,23 +61,8 @@ def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stack(browser: "Browser", ui_home: Path) -> Iterator[DagsterStack]:
     """dagster-daemon + dagster-webserver on the embedded defaults, webserver answering."""
-    env = {"CHROMA_SYNC_HOME": str(ui_home / "home"), "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "8"}
-    dagster = DagsterStack(ui_home / "dagster", env=env, webserver=True)
-    dagster.env["CHROMA_SYNC_DAGSTER_URL"] = dagster.webserver_url or ""
-    dagster.start()
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{dagster.webserver_url}/server_info", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the Dagster webserver did not start"
-            time.sleep(0.5)
+    with running_stack(ui_home) as dagster:
         yield dagster
-    finally:
-        dagster.stop()
 
 
 @pytest.fixture
@@ -91,13 +70,5 @@ def api(
     stack: DagsterStack, ui_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Api, Settings]]:
     """The HTTP API (uvicorn on 127.0.0.1) on the stack's home, with an admin token."""
-    monkeypatch.setenv("CHROMA_SYNC_HOME", str(ui_home / "home"))
-    monkeypatch.setenv("CHROMA_SYNC_DAGSTER_URL", stack.webserver_url or "")
-    monkeypatch.setenv("DAGSTER_HOME", str(stack.dagster_home))
-    get_settings.cache_clear()
-    settings = Settings()
-    app = create_app(settings, orchestrator_probe=lambda: True)
-    _, token = Catalog(settings.resolved_catalog_url).create_token(DATABASE, admin=True)
-    with live_server(app) as base:
-        yield Api(base, token), settings
-    reset_client_cache()
+    with live_api(stack, ui_home, DATABASE, monkeypatch) as api:
+        yield api

@@ -26,7 +26,7 @@ from sync_pipelines.names import (
     SYNC_WEB_JOB,
 )
 from sync_pipelines.settings import Settings
-from tests.test_api_bridge.test_dagster_e2e import Api, word
+from tests.test_api_bridge.stack_helpers import Api, word
 from tests.test_ui.conftest import DATABASE
 
 if TYPE_CHECKING:
