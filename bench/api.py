@@ -11,7 +11,6 @@ fixed time or a fixed number of requests. Prints requests/s and p50/p99 latency.
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,14 +20,9 @@ import time
 from pathlib import Path
 
 import requests
+from local import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(base: str, deadline: float) -> None:

@@ -11,7 +11,6 @@ launch through the webserver's GraphQL API (the default when ``CHROMA_SYNC_DAGST
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,26 +19,9 @@ import time
 from pathlib import Path
 
 import requests
+from local import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def word(status: object) -> str:

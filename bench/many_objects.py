@@ -22,7 +22,6 @@ import argparse
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from typing import Any
 
 import requests
 from corpus import WORDS
+from local import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "bench"
@@ -66,24 +66,6 @@ class Phase:
             f"{self.runs} Dagster runs; {self.failed} failed; {self.chunks} chunks in the "
             "collection)"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def small_markdown(rng: random.Random, i: int) -> bytes:

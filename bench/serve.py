@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from local import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,15 +46,6 @@ HEALTHY_TARGET_S = 15.0
 RSS_TARGET_BYTES = 1024**3
 MB = 1024 * 1024
 DOC = "# Refunds\n\nRefunds are issued within 14 days of a request to support.\n" * 20
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port + 10000 <= 65535:
-            return port
 
 
 def listening(port: int) -> bool:
