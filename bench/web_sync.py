@@ -4,7 +4,8 @@ Serves the site with ``LocalWebSite`` on 127.0.0.1 (ETags on, so re-crawls can a
 syncs it into an embedded Chroma in a temporary folder, and prints the full sync's wall time,
 pages/s and chunks/s with the share spent embedding; then a re-sync where nothing changed and its
 ratio to the full sync (target: under 10%); then a crawl of the same site without the sync (the
-crawler alone) as a baseline for where the time goes.
+crawler alone) as a baseline for where the time goes; and, with ``--per-page-baseline``, the
+same full sync with each page written (and embedded) on its own, as before pages were grouped.
 
     .venv/bin/python bench/web_sync.py --pages 500
 """
@@ -22,6 +23,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--per-page-baseline",
+        action="store_true",
+        help="also run a full sync that writes one page at a time (the old way)",
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-web-"))
@@ -34,6 +40,7 @@ def main() -> None:
     from sync_pipelines.definitions import build_definitions
     from sync_pipelines.devtools.web_site import LocalWebSite
     from sync_pipelines.names import CRAWL_WEB_OP, SYNC_WEB_JOB
+    from sync_pipelines.ops import web_write
     from sync_pipelines.ops.web import WebSyncConfig
     from sync_pipelines.schemas import CreateSourcePayload
     from sync_pipelines.settings import get_settings
@@ -79,6 +86,13 @@ def main() -> None:
         noop_wall, noop = run(source_id, "bench")
         not_modified = sum(1 for r in site.log if r.status == 304)
 
+        per_page_wall = 0.0
+        if args.per_page_baseline:
+            grouped = web_write.PAGES_PER_WRITE
+            web_write.PAGES_PER_WRITE = 1
+            per_page_wall, _ = run(source_for(paths[0]), "bench-per-page")
+            web_write.PAGES_PER_WRITE = grouped
+
         limits = CrawlLimits(max_depth=None, page_limit=args.pages + 10)
         policy = build_definitions(settings).resources["web"].policy()  # type: ignore[attr-defined]
         started = time.perf_counter()
@@ -97,6 +111,12 @@ def main() -> None:
         f"full sync (target < 10%; 304 answers {not_modified}, chunks embedded "
         f"{noop['chunks_written']}, pages unchanged {noop['pages_unchanged']})"
     )
+    if per_page_wall:
+        print(
+            f"baseline, one page per write: {per_page_wall:.2f} s = "
+            f"{written / per_page_wall:.1f} pages/s; grouped pages are "
+            f"{per_page_wall / full_wall:.2f}x as fast"
+        )
     print(
         f"crawl alone (fetch + extract, no sync): {crawled} pages in {crawl_wall:.2f} s = "
         f"{crawled / crawl_wall:.1f} pages/s"

@@ -1,9 +1,10 @@
 """The web chunk and upsert ops: chunk fetched pages, then bring the collection in step.
 
-Per-page writes go through ``sync_document`` (a page whose extracted text is unchanged is
-neither re-embedded nor rewritten); pages the crawl no longer reaches, or that are gone, lose
-their chunks (:mod:`sync_pipelines.core.web_sync` says which); the crawl state for conditional
-GETs is saved last, so a failed write is simply redone by the next sync.
+Pages are written in groups through ``sync_documents`` (one embedding call per group; a page
+whose extracted text is unchanged is neither re-embedded nor rewritten); pages the crawl no
+longer reaches, or that are gone, lose their chunks (:mod:`sync_pipelines.core.web_sync` says
+which); the crawl state for conditional GETs is saved last, so a failed write is simply redone
+by the next sync.
 """
 
 import uuid
@@ -26,6 +27,9 @@ from sync_pipelines.schemas import InvocationProgress
 
 if TYPE_CHECKING:
     from sync_pipelines.web import PageResult
+
+#: Pages whose chunks are embedded and written together.
+PAGES_PER_WRITE = 64
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ def upsert_web_op(
     catalog: CatalogResource,
 ) -> dict[str, int]:
     """Apply one web sync to its collection and complete the invocation."""
-    from sync_pipelines.core.writer import sync_document
+    from sync_pipelines.core.batch_writer import DocumentWrite, sync_documents
 
     target = chunked.target
     collection, embed, max_batch = open_target(target, chunked.start_url, chroma, embedder)
@@ -147,19 +151,16 @@ def upsert_web_op(
     totals = {"written": 0, "metadata_updated": 0, "unchanged": 0, "deleted": 0}
     embed_seconds = 0.0
     removed = pages_to_remove(chunked.settled, [*stored, *chunked.known])
-    writes = [(p.state.url, p.records) for p in chunked.pages]
-    for url, records in [*writes, *((url, []) for url in removed)]:
-        counts = sync_document(
-            collection,
-            records,
-            document_key=url,
-            custom_id=None,
-            embed=embed,
-            max_batch_size=max_batch,
-        )
-        for key in totals:
-            totals[key] += getattr(counts, key)
-        embed_seconds += counts.embed_seconds
+    writes = [DocumentWrite(p.records, p.state.url) for p in chunked.pages]
+    writes += [DocumentWrite([], url) for url in removed]
+    # Pages are written PAGES_PER_WRITE at a time: one embedding call for all their new
+    # chunks (pages hold a chunk or two, and small model batches waste most of its time).
+    for start in range(0, len(writes), PAGES_PER_WRITE):
+        group = writes[start : start + PAGES_PER_WRITE]
+        for counts in sync_documents(collection, group, embed=embed, max_batch_size=max_batch):
+            for key in totals:
+                totals[key] += getattr(counts, key)
+            embed_seconds += counts.embed_seconds
     store = catalog.get_catalog()
     source_id = uuid.UUID(chunked.source_id)
     store.replace_web_pages(
