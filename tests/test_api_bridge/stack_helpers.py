@@ -31,18 +31,24 @@ def word(status: Any) -> str:
     return status if isinstance(status, str) else next(iter(status))
 
 
-class Api:
-    """A spec-checked HTTP client for the live API."""
+class SpecClient:
+    """An HTTP client of a live API whose every answer is checked against the spec."""
 
     def __init__(self, base: str, token: str) -> None:
+        """Talk to the API at ``base`` with ``token``."""
         self.base = base
         self.session = requests.Session()
         self.session.headers["x-chroma-token"] = token
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send a request and check the answer against the spec."""
         response = self.session.request(method, self.base + path, timeout=30, **kwargs)
         check_response(method, path, response.status_code, response.content)
         return response
+
+
+class Api(SpecClient):
+    """The end-to-end tests' client: S3 invocations by object key, and waiting for them."""
 
     def invoke(self, source_id: str, key: str) -> str:
         response = self.call(

@@ -22,11 +22,11 @@ import requests
 
 from sync_pipelines.devtools.git_server import free_port
 from sync_pipelines.devtools.local_s3 import stop_process_group
-from tests.test_api_bridge.conftest import check_response
+from tests.test_api_bridge.stack_helpers import TERMINAL, SpecClient, word
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCATION_NAME = "chroma_sync"
-TERMINAL = {"complete", "failed", "cancelled"}
+
 GRPC_WORKSPACE = """\
 load_from:
   - grpc_server:
@@ -166,25 +166,8 @@ def wait_api(base: str, proc: Process, log: Path, timeout: float) -> None:
     wait_until(lambda: api_answers(base), f"the API at {base}", proc, log, timeout)
 
 
-def word(status: Any) -> str:
-    """The status word of an externally tagged ``JobStatus``."""
-    return status if isinstance(status, str) else next(iter(status))
-
-
-class Api:
+class Api(SpecClient):
     """A spec-checked client of one API replica."""
-
-    def __init__(self, base: str, token: str) -> None:
-        """Talk to the replica at ``base`` with ``token``."""
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["x-chroma-token"] = token
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send a request and check the answer against the spec."""
-        response = self.session.request(method, self.base + path, timeout=30, **kwargs)
-        check_response(method, path, response.status_code, response.content)
-        return response
 
     def create_source(self, body: dict[str, Any]) -> str:
         """Create a source; return its id."""
