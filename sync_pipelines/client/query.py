@@ -63,7 +63,8 @@ def _open_collection(settings: Settings, database: str, name: str) -> "Collectio
 
 
 def _model_of(collection: "Collection") -> str:
-    from sync_pipelines.core.embedding import MINILM_MODEL, QWEN_MODEL
+    from sync_pipelines.core.embedding import MINILM_MODEL
+    from sync_pipelines.core.embedding_cloud import QWEN_MODEL
 
     config = (collection.configuration_json or {}).get("embedding_function") or {}
     name = str(config.get("name") or "default")

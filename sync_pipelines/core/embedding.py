@@ -29,11 +29,11 @@ from chromadb.api.types import (
 from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 from tokenizers import Tokenizer
 
+from sync_pipelines.core.embedding_cloud import QWEN_MODEL, cloud_qwen_function
 from sync_pipelines.core.model_provision import MODEL_NAME, ONNX_SUBDIR, REQUIRED_FILES
 from sync_pipelines.settings import get_settings
 
 MINILM_MODEL: Final = MODEL_NAME
-QWEN_MODEL: Final = "Qwen/Qwen3-Embedding-0.6B"
 SUPPORTED_MODELS: Final = (MINILM_MODEL, QWEN_MODEL)
 MAX_TOKENS: Final = 256
 MINILM_DIMENSIONS: Final = 384
@@ -42,9 +42,6 @@ DEFAULT_BATCH_SIZE: Final = 32
 #: faster in batches of ~512 tokens than 32 at a time, while short texts still batch by 32.
 DEFAULT_MAX_BATCH_TOKENS: Final = 512
 INSTALL_COMMAND: Final = "chroma-sync model install"
-#: The Qwen task whose instructions chromadb ships (documents get none, queries a code prompt).
-QWEN_TASK: Final = "nl_to_code"
-_CLOUD_KEY_ENV: Final = "CHROMA_API_KEY"
 
 FloatMatrix = npt.NDArray[np.float32]
 
@@ -266,32 +263,6 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         )
 
 
-_env_lock = threading.Lock()
-
-
-def _cloud_qwen(api_key: str) -> EmbeddingFunction[Documents]:
-    from chromadb.utils.embedding_functions.chroma_cloud_qwen_embedding_function import (
-        ChromaCloudQwenEmbeddingFunction,
-        ChromaCloudQwenEmbeddingModel,
-    )
-
-    # The function reads its key only from an environment variable: set it just while building.
-    with _env_lock:
-        previous = os.environ.get(_CLOUD_KEY_ENV)
-        os.environ[_CLOUD_KEY_ENV] = api_key
-        try:
-            return ChromaCloudQwenEmbeddingFunction(
-                model=ChromaCloudQwenEmbeddingModel.QWEN3_EMBEDDING_0p6B,
-                task=QWEN_TASK,
-                api_key_env_var=_CLOUD_KEY_ENV,
-            )
-        finally:
-            if previous is None:
-                del os.environ[_CLOUD_KEY_ENV]
-            else:
-                os.environ[_CLOUD_KEY_ENV] = previous
-
-
 def _cloud_function(model: str, cloud_api_key: str | None) -> EmbeddingFunction[Documents]:
     if model != QWEN_MODEL:
         raise EmbeddingConfigError(
@@ -303,7 +274,7 @@ def _cloud_function(model: str, cloud_api_key: str | None) -> EmbeddingFunction[
             f"embedding.dense.model {QWEN_MODEL!r} needs a Chroma Cloud API key "
             "(CHROMA_SYNC_CHROMA_API_KEY) on this server"
         )
-    return _cloud_qwen(cloud_api_key)
+    return cloud_qwen_function(cloud_api_key)
 
 
 def collection_embedding_function(

@@ -27,7 +27,6 @@ from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_
 
 from sync_pipelines.core.embedding import (
     MINILM_MODEL,
-    QWEN_MODEL,
     EmbeddingConfigError,
     MiniLMEmbeddingFunction,
     ModelNotFoundError,
@@ -35,6 +34,7 @@ from sync_pipelines.core.embedding import (
     find_model_dir,
     get_embedding_function,
 )
+from sync_pipelines.core.embedding_cloud import QWEN_MODEL
 from sync_pipelines.settings import get_settings
 
 SENTENCES = [
