@@ -13,7 +13,6 @@ all its invocations with ``source_id`` null. PostgreSQL cases use a fresh databa
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from sync_pipelines.catalog import (
     InvocationExistsError,
     SourceNotFoundError,
 )
-from sync_pipelines.catalog.tables import Base
 from sync_pipelines.schemas import (
     CreateSourcePayload,
     IndexJobMetadata,
@@ -38,6 +36,7 @@ from sync_pipelines.schemas import (
     Source,
 )
 from sync_pipelines.settings import get_settings
+from tests.test_sync_pipelines.conftest import S3
 
 SPEC = json.loads(
     (Path(__file__).parents[2] / "sync_pipelines/spec/sync.openapi.patched.json").read_text()
@@ -45,7 +44,6 @@ SPEC = json.loads(
 REGISTRY: Registry = Registry().with_resource(
     "urn:spec", Resource.from_contents(SPEC, default_specification=DRAFT202012)
 )
-S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb1"}
 SECRET = "wJalrXUtnFEMI-very-secret"
 
 
@@ -55,19 +53,6 @@ def assert_spec_valid(name: str, model: Any) -> None:
     )
     payload = model.model_dump(mode="json")
     assert [e.message for e in validator.iter_errors(payload)] == []
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        cat = Catalog(f"sqlite:///{tmp_path / 'nested' / 'catalog.db'}")
-    else:
-        cat = Catalog(request.getfixturevalue("pg_url"))
-    try:
-        yield cat
-    finally:
-        Base.metadata.drop_all(cat.engine)
-        cat.close()
 
 
 def s3_source(catalog: Catalog, db: str = "db1", **s3: Any) -> Source:

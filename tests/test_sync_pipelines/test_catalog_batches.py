@@ -10,32 +10,13 @@ source's pending invocations.
 
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.catalog.base import utcnow
 from sync_pipelines.catalog.invocation_batches import InvocationOutcome
-from sync_pipelines.catalog.tables import Base
 from sync_pipelines.schemas import CreateSourcePayload, IndexJobMetadata, Job, Source
-
-S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb1"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        cat = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    else:
-        cat = Catalog(request.getfixturevalue("pg_url"))
-    try:
-        yield cat
-    finally:
-        Base.metadata.drop_all(cat.engine)
-        cat.close()
+from tests.test_sync_pipelines.conftest import S3
 
 
 def source(catalog: Catalog) -> Source:

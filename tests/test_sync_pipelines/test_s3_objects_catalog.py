@@ -9,30 +9,13 @@ to a limit, the keys last seen before a pass, with their sidecar target; ``forge
 """
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sync_pipelines.catalog import Catalog, InvocationExistsError, SourceNotFoundError
-from sync_pipelines.catalog.tables import Base
 from sync_pipelines.schemas import CreateSourcePayload, IndexJobMetadata, Source
-
-S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb1"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        cat = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    else:
-        cat = Catalog(request.getfixturevalue("pg_url"))
-    try:
-        yield cat
-    finally:
-        Base.metadata.drop_all(cat.engine)
-        cat.close()
+from tests.test_sync_pipelines.conftest import S3
 
 
 def s3_source(catalog: Catalog, **s3: Any) -> Source:
