@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import chromadb
 import dagster as dg
 
 from sync_pipelines.catalog import Catalog
@@ -56,3 +57,22 @@ def s3_invocation(source: Source, key: str) -> Job:
         }
     )
     return Catalog(get_settings().resolved_catalog_url).create_invocation(source.id, metadata)
+
+
+def collection(name: str = "docs") -> Any:
+    """The test database's collection ``name`` in the embedded Chroma."""
+    client = chromadb.PersistentClient(
+        path=str(get_settings().resolved_chroma_path),
+        database=DATABASE,
+        settings=chromadb.Settings(anonymized_telemetry=False),
+    )
+    return client.get_collection(name)
+
+
+def chunks_of(key: str, name: str = "docs") -> dict[str, dict[str, Any]]:
+    """The chunks of document ``key`` in collection ``name``, by id: metadata and text."""
+    got = collection(name).get(where={"document_key": key}, include=["metadatas", "documents"])
+    return {
+        cid: {"meta": meta, "doc": doc}
+        for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+    }

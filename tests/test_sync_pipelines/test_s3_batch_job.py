@@ -11,7 +11,6 @@ import copy
 import uuid
 from typing import Any
 
-import chromadb
 import dagster as dg
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -25,7 +24,13 @@ from sync_pipelines.ops import transient
 from sync_pipelines.run_requests import batch_run_request_for
 from sync_pipelines.schemas import IndexJobMetadata, Job, Source
 from sync_pipelines.settings import get_settings
-from tests.test_sync_pipelines.s3_helpers import DATABASE, create_s3_source, s3_invocation
+from tests.test_sync_pipelines.s3_helpers import (
+    DATABASE,
+    chunks_of,
+    collection,
+    create_s3_source,
+    s3_invocation,
+)
 
 
 def catalog() -> Catalog:
@@ -52,23 +57,6 @@ def summary(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
         if event.step_key == SYNC_S3_BATCH_OP and event.event_type_value == "STEP_OUTPUT":
             return {k: v.value for k, v in event.event_specific_data.metadata.items()}
     raise AssertionError("the batch op produced no output")
-
-
-def collection(name: str = "docs") -> Any:
-    client = chromadb.PersistentClient(
-        path=str(get_settings().resolved_chroma_path),
-        database=DATABASE,
-        settings=chromadb.Settings(anonymized_telemetry=False),
-    )
-    return client.get_collection(name)
-
-
-def chunks_of(key: str, name: str = "docs") -> dict[str, dict[str, Any]]:
-    got = collection(name).get(where={"document_key": key}, include=["metadatas", "documents"])
-    return {
-        cid: {"meta": meta, "doc": doc}
-        for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
-    }
 
 
 def markdown(i: int) -> bytes:

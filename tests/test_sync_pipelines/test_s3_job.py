@@ -12,7 +12,6 @@ import subprocess
 import sys
 from typing import Any
 
-import chromadb
 from reportlab.pdfgen import canvas
 
 from sync_pipelines.core.records import sha256_hex
@@ -21,6 +20,8 @@ from sync_pipelines.resources.chroma import reset_client_cache
 from sync_pipelines.settings import get_settings
 from tests.test_sync_pipelines.s3_helpers import (
     DATABASE,
+    chunks_of,
+    collection,
     create_s3_source,
     failure_description,
     run_s3_sync,
@@ -32,23 +33,6 @@ PY_MODULE = "\n\n".join(
     + "    return y\n"
     for i in range(6)
 )
-
-
-def collection(name: str = "docs") -> Any:
-    client = chromadb.PersistentClient(
-        path=str(get_settings().resolved_chroma_path),
-        database=DATABASE,
-        settings=chromadb.Settings(anonymized_telemetry=False),
-    )
-    return client.get_collection(name)
-
-
-def chunks_of(key: str, name: str = "docs") -> dict[str, dict[str, Any]]:
-    got = collection(name).get(where={"document_key": key}, include=["metadatas", "documents"])
-    return {
-        cid: {"meta": meta, "doc": doc}
-        for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
-    }
 
 
 def step_metadata(result: Any, step: str) -> dict[str, Any]:
