@@ -1,4 +1,4 @@
-"""Fixtures shared by the catalog tests: one catalog per backend (SQLite and PostgreSQL)."""
+"""Shared fixtures: one catalog per backend (SQLite and PostgreSQL), and a local website."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,6 +7,7 @@ import pytest
 
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.catalog.tables import Base
+from sync_pipelines.devtools.web_site import LocalWebSite
 
 #: An S3 source body for catalog tests.
 S3 = {"bucket_name": "docs", "region": "us-east-1", "collection_name": "kb1"}
@@ -24,3 +25,10 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]
     finally:
         Base.metadata.drop_all(cat.engine)
         cat.close()
+
+
+@pytest.fixture
+def site() -> Iterator[LocalWebSite]:
+    """A real website on 127.0.0.1 for the crawler tests (pages added by each test)."""
+    with LocalWebSite() as local:
+        yield local

@@ -11,11 +11,8 @@ from tests.test_sync_pipelines.web_helpers import (
     known_from,
     page_requests,
     run_crawl,
-    site,
     statuses,
 )
-
-__all__ = ["site"]
 
 
 def tree_site(site: LocalWebSite) -> None:

@@ -7,12 +7,9 @@ from tests.test_sync_pipelines.web_helpers import (
     make_policy,
     page_requests,
     run_crawl,
-    site,
     statuses,
     wait_done,
 )
-
-__all__ = ["site"]
 
 
 def test_redirects_loop_and_leaving_the_site(site: LocalWebSite) -> None:

@@ -21,9 +21,7 @@ from sync_pipelines.web import (
 from sync_pipelines.web.fetch import Fetcher
 from sync_pipelines.web.gate import HostGates
 from sync_pipelines.web.guard import address_kind
-from tests.test_sync_pipelines.web_helpers import UA, make_policy, site
-
-__all__ = ["site"]
+from tests.test_sync_pipelines.web_helpers import UA, make_policy
 
 
 @pytest.fixture

@@ -1,22 +1,14 @@
 """Shared helpers of the web crawler tests: a policy for the local site and crawl shortcuts."""
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
-
-import pytest
 
 from sync_pipelines.devtools.web_site import LocalWebSite, Request
 from sync_pipelines.web import CrawlLimits, CrawlPolicy, CrawlStats, KnownPage, PageResult, crawl
 
 UA = "chroma-sync-test/1.0 (+https://example.invalid)"
-
-
-@pytest.fixture
-def site() -> Iterator[LocalWebSite]:
-    with LocalWebSite() as local:
-        yield local
 
 
 def make_policy(**overrides: Any) -> CrawlPolicy:
