@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 import requests
-from local import free_port
+
+from sync_pipelines.devtools.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

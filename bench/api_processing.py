@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 import requests
-from local import free_port, wait_http
+from local import wait_http
+
+from sync_pipelines.devtools.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -34,7 +34,9 @@ from typing import Any
 
 import requests
 from corpus import WORDS
-from local import free_port, wait_http
+from local import wait_http
+
+from sync_pipelines.devtools.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "bench"

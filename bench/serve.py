@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from local import free_port
+
+from sync_pipelines.devtools.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -135,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="chroma-sync-bench-serve-"))
-    api_port, dagster_port, s3_port = free_port(), free_port(), free_port()
+    api_port, dagster_port, s3_port = free_port_block(3)
     env = {**os.environ, "CHROMA_SYNC_HOME": str(home)}
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DAGSTER_HOME"):
         env.pop(name, None)

@@ -34,6 +34,7 @@ from sync_pipelines.devtools.dagster_stack import (
     write_instance_config,
 )
 from sync_pipelines.devtools.local_s3 import LocalS3Error, LocalS3Server, stop_process_group
+from sync_pipelines.devtools.ports import GRPC_OFFSET, free_port
 from sync_pipelines.serve_support import (
     ServeError,
     ServeOptions,
@@ -41,14 +42,12 @@ from sync_pipelines.serve_support import (
     code_location,
     code_location_loaded,
     connect_host,
-    free_port,
     reap_group,
     write_grpc_workspace,
 )
 
 __all__ = ["ServeError", "ServeOptions", "Services", "serve"]
 
-_GRPC_OFFSET = 10000
 _STORAGE_WAIT_S = 30.0
 Echo = Callable[[str], None]
 Child = tuple[str, "subprocess.Popen[bytes]", Path]
@@ -86,7 +85,7 @@ class Services:
         check_port_free(opts.host, opts.dagster_port, "--dagster-port")
         if opts.with_s3:
             check_port_free("127.0.0.1", opts.s3_port, "--s3-port")
-            check_port_free("127.0.0.1", opts.s3_port + _GRPC_OFFSET, "--s3-port + 10000 (gRPC)")
+            check_port_free("127.0.0.1", opts.s3_port + GRPC_OFFSET, "--s3-port + 10000 (gRPC)")
 
     def _spawn(
         self, name: str, args: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None

@@ -64,13 +64,6 @@ def check_port_free(host: str, port: int, option: str) -> None:
             ) from exc
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (for internal listeners such as the code server)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

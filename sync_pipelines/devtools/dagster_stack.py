@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from sync_pipelines.devtools.local_s3 import _free_port_block, stop_process_group
+from sync_pipelines.devtools.local_s3 import stop_process_group
+from sync_pipelines.devtools.ports import free_port_block
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,7 +144,7 @@ class DagsterStack:
         self.workspace = workspace
         self.env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(self.dagster_home)}
         self.host = host
-        self.webserver_port = (webserver_port or _free_port_block(1)[0]) if webserver else None
+        self.webserver_port = (webserver_port or free_port_block(1)[0]) if webserver else None
         self._procs: list[subprocess.Popen[bytes]] = []
 
     @property

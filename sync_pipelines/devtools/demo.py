@@ -29,11 +29,10 @@ from sync_pipelines.devtools.demo_sources import (
     web_source,
 )
 from sync_pipelines.devtools.git_server import GitDaemon
-from sync_pipelines.devtools.local_s3 import _free_port_block
+from sync_pipelines.devtools.ports import free_port, free_port_block
 from sync_pipelines.devtools.proctree import descendants
 from sync_pipelines.devtools.web_site import LocalWebSite
 from sync_pipelines.serve import ServeError, ServeOptions, Services
-from sync_pipelines.serve_support import free_port
 from sync_pipelines.settings import Settings, get_settings
 
 Echo = Callable[[str], None]
@@ -116,7 +115,7 @@ def running_stack(home: Path, echo: Echo) -> Iterator[Services]:
         api_port=free_port(),
         dagster_port=free_port(),
         with_s3=True,
-        s3_port=_free_port_block(1)[0],
+        s3_port=free_port_block(1)[0],
         ready_timeout_s=READY_TIMEOUT_S,
     )
     services = Services(options)

@@ -20,14 +20,7 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from sync_pipelines.devtools.local_s3 import stop_process_group
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from sync_pipelines.devtools.ports import free_port
 
 
 def git_env() -> dict[str, str]:

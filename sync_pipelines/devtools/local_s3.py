@@ -6,7 +6,6 @@ Used by the demo, the benchmarks and the test suite. Every listener is bound to 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,33 +15,11 @@ from typing import Any
 
 import requests
 
-_GRPC_OFFSET = 10000
+from sync_pipelines.devtools.ports import free_port_block
 
 
 class LocalS3Error(RuntimeError):
     """The local S3 server could not be started."""
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port_block(count: int) -> list[int]:
-    """Return ``count`` ports that are free, and whose gRPC twins (+10000) are free too."""
-    ports: list[int] = []
-    candidate = 20000 + (os.getpid() * 7) % 20000
-    while len(ports) < count:
-        candidate = 20000 + (candidate - 20000 + 1) % 30000
-        if candidate + _GRPC_OFFSET > 65535:
-            continue
-        if _port_free(candidate) and _port_free(candidate + _GRPC_OFFSET):
-            ports.append(candidate)
-    return ports
 
 
 def stop_process_group(proc: "subprocess.Popen[bytes]", timeout: float) -> None:
@@ -98,7 +75,7 @@ class LocalS3Server:
         self.data_dir = data_dir
         self.access_key = access_key
         self.secret_key = secret_key
-        ports = _free_port_block(5)
+        ports = free_port_block(5)
         self.s3_port = s3_port or ports[0]
         self._master, self._volume, self._filer, self._admin = ports[1:]
         self._proc: subprocess.Popen[bytes] | None = None

@@ -9,7 +9,6 @@ statuses the spec does not allow.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from api_bridge.routers.health import (
     dagster_webserver_probe,
 )
 from sync_pipelines.catalog import Catalog
+from sync_pipelines.devtools.ports import free_port
 from sync_pipelines.settings import Settings
 from tests.test_api_bridge.conftest import check_response
 
@@ -76,10 +76,8 @@ def test_default_probe_reads_the_sensor_daemon_heartbeat(
 
 
 def test_webserver_probe_is_false_when_the_webserver_does_not_answer() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    assert dagster_webserver_probe(f"http://127.0.0.1:{port}", max_age_s=60)() is False
+    url = f"http://127.0.0.1:{free_port()}"
+    assert dagster_webserver_probe(url, max_age_s=60)() is False
 
 
 def test_cached_probe_reuses_a_healthy_answer_for_its_ttl_and_never_raises() -> None:

@@ -20,8 +20,8 @@ from typing import Any
 import chromadb
 import requests
 
-from sync_pipelines.devtools.git_server import free_port
 from sync_pipelines.devtools.local_s3 import stop_process_group
+from sync_pipelines.devtools.ports import free_port
 from tests.test_api_bridge.stack_helpers import TERMINAL, SpecClient, word
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

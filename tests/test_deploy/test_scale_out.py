@@ -28,8 +28,9 @@ from sqlalchemy.engine import make_url
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.devtools.dagster_stack import DagsterStack, write_instance_config
 from sync_pipelines.devtools.git_repos import CommitSpec, fast_import, init_bare
-from sync_pipelines.devtools.git_server import GitDaemon, free_port
+from sync_pipelines.devtools.git_server import GitDaemon
 from sync_pipelines.devtools.local_s3 import LocalS3Server
+from sync_pipelines.devtools.ports import free_port
 from sync_pipelines.devtools.web_site import LocalWebSite
 from sync_pipelines.names import (
     SYNC_GITHUB_JOB,

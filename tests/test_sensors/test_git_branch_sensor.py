@@ -25,7 +25,8 @@ from sensors.git_branches import git_branch_sensor
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.definitions import build_definitions
 from sync_pipelines.devtools.git_repos import CommitSpec, fast_import
-from sync_pipelines.devtools.git_server import GitDaemon, free_port, git_env
+from sync_pipelines.devtools.git_server import GitDaemon, git_env
+from sync_pipelines.devtools.ports import free_port
 from sync_pipelines.names import (
     BRANCH_TAG,
     DATABASE_TAG,

@@ -23,20 +23,12 @@ from dagster import DagsterInstance
 
 from api_bridge.routers.health import dagster_webserver_probe
 from sync_pipelines.devtools.dagster_stack import sqlite_storage_ready, write_instance_config
+from sync_pipelines.devtools.ports import free_port_block
 from sync_pipelines.devtools.proctree import descendants, is_alive, pss_bytes, rss_bytes
 from sync_pipelines.serve_support import code_location_loaded
 
 CHROMA_SYNC = str(Path(sys.executable).parent / "chroma-sync")
 READY_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port + 10000 <= 65535:
-            return port
 
 
 def child_env() -> dict[str, str]:
@@ -65,7 +57,7 @@ def environ(pid: int) -> dict[str, str]:
 
 def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     home = tmp_path / "serve-home"
-    api_port, dagster_port, s3_port = free_port(), free_port(), free_port()
+    api_port, dagster_port, s3_port = free_port_block(3)
     args = [CHROMA_SYNC, "serve", "--home", str(home), "--with-s3", "--s3-port", str(s3_port)]
     args += ["--api-port", str(api_port), "--dagster-port", str(dagster_port)]
     args += ["--ready-timeout", str(READY_TIMEOUT_S)]
@@ -126,7 +118,7 @@ def test_serve_fails_fast_when_a_port_is_taken(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         args = [CHROMA_SYNC, "serve", "--home", str(tmp_path / "h")]
-        args += ["--api-port", str(free_port()), "--dagster-port", str(port)]
+        args += ["--api-port", str(free_port_block(1)[0]), "--dagster-port", str(port)]
         result = subprocess.run(
             args,
             capture_output=True,

@@ -6,7 +6,6 @@ re-embedding; stale ids are deleted; other documents are untouched; no write exc
 client's batch size.
 """
 
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from sync_pipelines.core.records import build_records
 from sync_pipelines.core.types import Chunk
 from sync_pipelines.core.writer import sync_document
+from sync_pipelines.devtools.ports import free_port
 from sync_pipelines.resources.chroma import ChromaResource
 
 
@@ -164,9 +164,7 @@ def test_writes_never_exceed_the_batch_size(collection: Any) -> None:
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     chroma = str(Path(sys.executable).parent / "chroma")
     path = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen(
