@@ -4,7 +4,8 @@ Builds a bare repository with ``fast_import`` (Python and markdown files), serve
 ``git daemon`` on 127.0.0.1 and syncs it into an embedded Chroma in a temporary folder. Prints
 the full sync's wall time, files/s and chunks/s; then a no-op re-sync at the same commit and a
 re-sync after changing 1% of the files, each with its ratio to the full sync (targets: no-op
-under 2%, 1% change under 5%).
+under 2%, 1% change under 5%); with ``--per-file-baseline``, the full sync again writing (and
+embedding) one file at a time.
 
     .venv/bin/python bench/github_sync.py --files 2000
 """
@@ -42,6 +43,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--change-percent", type=float, default=1.0)
+    parser.add_argument(
+        "--per-file-baseline",
+        action="store_true",
+        help="also run the full sync writing one file at a time (the old way)",
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-github-"))
@@ -49,6 +55,7 @@ def main() -> None:
     import dagster as dg
 
     from sync_pipelines.catalog import Catalog
+    from sync_pipelines.core import batch_writer
     from sync_pipelines.definitions import build_definitions
     from sync_pipelines.devtools.git_repos import CommitSpec, fast_import, init_bare
     from sync_pipelines.devtools.git_server import GitDaemon
@@ -98,6 +105,12 @@ def main() -> None:
         source_id = source_for("bench/repo")
         full_wall, full = run(source_id, "bench")
         noop_wall, noop = run(source_id, "bench")
+        per_file_wall = 0.0
+        if args.per_file_baseline:
+            grouped = batch_writer.DOCUMENTS_PER_WRITE
+            batch_writer.DOCUMENTS_PER_WRITE = 1
+            per_file_wall, _ = run(source_for("bench/repo"), "bench-per-file")
+            batch_writer.DOCUMENTS_PER_WRITE = grouped
         changed = max(1, round(args.files * args.change_percent / 100))
         picks = rng.sample(range(args.files), changed)
         fast_import(repo, [CommitSpec(dict(make_file(rng, i, revision=1) for i in picks))])
@@ -108,6 +121,12 @@ def main() -> None:
     print(f"full sync: {full_wall:.2f} s")
     print(f"  files/s:  {args.files / full_wall:.1f}")
     print(f"  chunks/s: {chunks / full_wall:.1f}")
+    if per_file_wall:
+        print(
+            f"baseline, one file per write: {per_file_wall:.2f} s = "
+            f"{args.files / per_file_wall:.1f} files/s; grouped files are "
+            f"{per_file_wall / full_wall:.2f}x as fast"
+        )
     print(
         f"no-op re-sync (same commit): {noop_wall:.3f} s = {100 * noop_wall / full_wall:.2f}% "
         f"of the full sync (files changed {noop['files_changed']}, "

@@ -37,10 +37,10 @@ def main() -> None:
     import dagster as dg
 
     from sync_pipelines.catalog import Catalog
+    from sync_pipelines.core import batch_writer
     from sync_pipelines.definitions import build_definitions
     from sync_pipelines.devtools.web_site import LocalWebSite
     from sync_pipelines.names import CRAWL_WEB_OP, SYNC_WEB_JOB
-    from sync_pipelines.ops import web_write
     from sync_pipelines.ops.web import WebSyncConfig
     from sync_pipelines.schemas import CreateSourcePayload
     from sync_pipelines.settings import get_settings
@@ -88,10 +88,10 @@ def main() -> None:
 
         per_page_wall = 0.0
         if args.per_page_baseline:
-            grouped = web_write.PAGES_PER_WRITE
-            web_write.PAGES_PER_WRITE = 1
+            grouped = batch_writer.DOCUMENTS_PER_WRITE
+            batch_writer.DOCUMENTS_PER_WRITE = 1
             per_page_wall, _ = run(source_for(paths[0]), "bench-per-page")
-            web_write.PAGES_PER_WRITE = grouped
+            batch_writer.DOCUMENTS_PER_WRITE = grouped
 
         limits = CrawlLimits(max_depth=None, page_limit=args.pages + 10)
         policy = build_definitions(settings).resources["web"].policy()  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ Embeddings are computed before the first write.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,3 +168,30 @@ def sync_documents(
         )
         for doc, plan in zip(documents, plans, strict=True)
     ]
+
+
+#: Documents whose new chunks are embedded and written together by :func:`sync_in_groups`.
+DOCUMENTS_PER_WRITE = 64
+
+
+def sync_in_groups(
+    collection: CollectionLike,
+    documents: Sequence[DocumentWrite],
+    *,
+    embed: EmbedFn,
+    max_batch_size: int,
+    group_size: int | None = None,
+) -> Iterator[tuple[int, list[WriteCounts]]]:
+    """:func:`sync_documents` over ``documents`` in groups (default: ``DOCUMENTS_PER_WRITE``).
+
+    Web pages and repository files hold a few chunks each; one embedding call per group
+    instead of per document keeps the model's batches full.
+
+    Yields:
+        For each group once it is written: how many documents were written before it, and
+        its per-document counts.
+    """
+    size = group_size or DOCUMENTS_PER_WRITE
+    for start in range(0, len(documents), size):
+        group = documents[start : start + size]
+        yield start, sync_documents(collection, group, embed=embed, max_batch_size=max_batch_size)

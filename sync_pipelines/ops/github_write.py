@@ -1,7 +1,7 @@
 """The GitHub chunk and upsert ops: chunk the changed files, then bring the collection in step.
 
-Per-file writes go through ``sync_document`` (unchanged chunks are not re-embedded); chunks
-of deleted files are removed; the synced commit is recorded in the collection's metadata last,
+Files are written in groups through ``sync_in_groups`` (one embedding call per group;
+unchanged chunks are not re-embedded); chunks of deleted files are removed; the synced commit is recorded in the collection's metadata last,
 so a failed run is simply re-planned from the previous commit by the next one.
 """
 
@@ -94,36 +94,31 @@ def upsert_github_op(
     catalog: CatalogResource,
 ) -> dict[str, int]:
     """Apply one GitHub sync to its collection and complete the invocation."""
-    from sync_pipelines.core.writer import sync_document
+    from sync_pipelines.core.batch_writer import DocumentWrite, sync_in_groups
 
     target = chunked.target
     collection, embed, max_batch = open_target(target, chunked.repository, chroma, embedder)
     totals = {"written": 0, "metadata_updated": 0, "unchanged": 0, "deleted": 0, "chunks": 0}
     embed_seconds = 0.0
-    writes = [*chunked.files, *((path, []) for path in chunked.deleted)]
+    writes = [DocumentWrite(records, path) for path, records in chunked.files]
+    writes += [DocumentWrite([], path) for path in chunked.deleted]
     reporter = ProgressReporter(context, catalog)
     total = len(writes) + chunked.unchanged + chunked.skipped
-    for done, (path, records) in enumerate(writes):
+    groups = sync_in_groups(collection, writes, embed=embed, max_batch_size=max_batch)
+    for done_before, written in groups:
+        for counts in written:
+            for key in totals:
+                totals[key] += getattr(counts, key)
+            embed_seconds += counts.embed_seconds
         reporter.report(
             InvocationProgress(
                 unit="files",
-                done=chunked.unchanged + chunked.skipped + done,
+                done=chunked.unchanged + chunked.skipped + done_before + len(written),
                 total=total,
                 chunks_written=totals["written"],
                 skipped=chunked.skipped,
             )
         )
-        counts = sync_document(
-            collection,
-            records,
-            document_key=path,
-            custom_id=None,
-            embed=embed,
-            max_batch_size=max_batch,
-        )
-        for key in totals:
-            totals[key] += getattr(counts, key)
-        embed_seconds += counts.embed_seconds
     collection.modify(
         metadata={
             **(collection.metadata or {}),

@@ -28,9 +28,6 @@ from sync_pipelines.schemas import InvocationProgress
 if TYPE_CHECKING:
     from sync_pipelines.web import PageResult
 
-#: Pages whose chunks are embedded and written together.
-PAGES_PER_WRITE = 64
-
 
 @dataclass(frozen=True)
 class WebPageChunks:
@@ -143,7 +140,7 @@ def upsert_web_op(
     catalog: CatalogResource,
 ) -> dict[str, int]:
     """Apply one web sync to its collection and complete the invocation."""
-    from sync_pipelines.core.batch_writer import DocumentWrite, sync_documents
+    from sync_pipelines.core.batch_writer import DocumentWrite, sync_in_groups
 
     target = chunked.target
     collection, embed, max_batch = open_target(target, chunked.start_url, chroma, embedder)
@@ -153,11 +150,9 @@ def upsert_web_op(
     removed = pages_to_remove(chunked.settled, [*stored, *chunked.known])
     writes = [DocumentWrite(p.records, p.state.url) for p in chunked.pages]
     writes += [DocumentWrite([], url) for url in removed]
-    # Pages are written PAGES_PER_WRITE at a time: one embedding call for all their new
-    # chunks (pages hold a chunk or two, and small model batches waste most of its time).
-    for start in range(0, len(writes), PAGES_PER_WRITE):
-        group = writes[start : start + PAGES_PER_WRITE]
-        for counts in sync_documents(collection, group, embed=embed, max_batch_size=max_batch):
+    groups = sync_in_groups(collection, writes, embed=embed, max_batch_size=max_batch)
+    for _, written in groups:
+        for counts in written:
             for key in totals:
                 totals[key] += getattr(counts, key)
             embed_seconds += counts.embed_seconds
