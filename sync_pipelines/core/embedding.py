@@ -8,8 +8,8 @@ Collections get chromadb's stock function as their registered one
 (``collection_embedding_function``) so any stock client can query them with ``query_texts``.
 """
 
-import contextlib
 import ctypes
+import functools
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -98,8 +98,18 @@ def release_free_heap() -> None:
     60 MB), and each embedding call frees its activations (tens of MB for long texts): glibc
     would otherwise keep both resident for the life of the process.
     """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """The C library's ``malloc_trim``, looked up once (``None`` without glibc)."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _normalize(vectors: npt.NDArray[Any]) -> npt.NDArray[Any]:

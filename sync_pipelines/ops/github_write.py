@@ -1,8 +1,9 @@
 """The GitHub chunk and upsert ops: chunk the changed files, then bring the collection in step.
 
 Files are written in groups through ``sync_in_groups`` (one embedding call per group;
-unchanged chunks are not re-embedded); chunks of deleted files are removed; the synced commit is recorded in the collection's metadata last,
-so a failed run is simply re-planned from the previous commit by the next one.
+unchanged chunks are not re-embedded); chunks of deleted files are removed; the synced commit
+is recorded in the collection's metadata last, so a failed run is simply re-planned from the
+previous commit by the next one.
 """
 
 from dataclasses import dataclass
