@@ -85,11 +85,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, summed, in bytes."""
-    return sum(rss_bytes(p) for p in {pid, *descendants(pid)})
-
-
 def started_after_boot(pid: int) -> float:
     """When ``pid`` started, in seconds since boot (0 when it is gone)."""
     fields = _stat_fields(pid)
