@@ -20,6 +20,7 @@ from sync_pipelines.schemas import (
     GitBranchRef,
     IndexJobMetadata,
     Source,
+    SourceEmbeddingConfig,
     WebScrapeSourceConfig,
 )
 from sync_pipelines.schemas.common import check_collection_name, check_database_name
@@ -94,6 +95,21 @@ def check_dense_model(model: DenseEmbeddingModel, settings: Settings, field: str
             field,
             f"{QWEN_DENSE_MODEL} needs a Chroma Cloud API key on the server "
             "(CHROMA_SYNC_CHROMA_API_KEY); use all-MiniLM-L6-v2 or configure the key",
+        )
+
+
+def check_sparse(embedding: SourceEmbeddingConfig | None, field: str) -> None:
+    """Refuse a sparse embedding: no target chroma-sync writes to stores sparse vectors yet.
+
+    Local and server Chroma refuse sparse indexes ("Sparse vector indexing is not enabled in
+    local"), and chroma-sync does not write sparse vectors to Chroma Cloud either (NOTES.md), so
+    accepting the setting would silently ignore it.
+    """
+    if embedding is not None and embedding.sparse is not None:
+        raise BadRequestError(
+            field,
+            "sparse embeddings are not supported: local and server Chroma cannot index sparse "
+            "vectors and chroma-sync does not write them to Chroma Cloud; omit it or send null",
         )
 
 

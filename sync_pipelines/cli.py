@@ -192,6 +192,14 @@ def serve(
         bool, typer.Option(help="Also run a local S3 server (SeaweedFS, data in <home>/s3).")
     ] = False,
     s3_port: Annotated[int, typer.Option(help="S3 port on 127.0.0.1 (with --with-s3).")] = 8333,
+    chroma_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the Chroma server run on <home>/chroma, 127.0.0.1 (default "
+            "CHROMA_SYNC_CHROMA_PORT, 8000); none runs when CHROMA_SYNC_CHROMA_MODE is http "
+            "or cloud."
+        ),
+    ] = None,
     ready_timeout: Annotated[float, typer.Option(help="Seconds allowed to become healthy.")] = 120,
 ) -> None:
     """Run the API, the Dagster UI and daemon (and S3) on one home folder until Ctrl-C."""
@@ -207,6 +215,12 @@ def serve(
         with_s3=with_s3,
         s3_port=s3_port,
         ready_timeout_s=ready_timeout,
+        chroma_port=(
+            (settings.chroma_port if chroma_port is None else chroma_port)
+            if settings.chroma_mode == "persistent"
+            else None
+        ),
+        chroma_path=settings.chroma_path.expanduser() if settings.chroma_path else None,
     )
     raise typer.Exit(run_serve(options, typer.echo, lambda line: typer.echo(line, err=True)))
 

@@ -1,8 +1,11 @@
 """``chroma-sync serve``: the API bridge, the Dagster webserver and daemon (and S3) together.
 
 Everything lives under one home folder: the SQLite catalog, Dagster's storage in
-``<home>/dagster``, the Chroma ``PersistentClient`` data and, with ``--with-s3``, a SeaweedFS
-store in ``<home>/s3``. The daemon and the webserver share one Dagster code server (loaded
+``<home>/dagster``, the Chroma store in ``<home>/chroma`` and, with ``--with-s3``, a SeaweedFS
+store in ``<home>/s3``. The Chroma store is owned by one process, Chroma's own server
+(``chroma run`` on 127.0.0.1, see :mod:`sync_pipelines.chroma_store`); every run, sensor and
+CLI command talks to it over HTTP, since Dagster runs are separate processes and an embedded
+store serves only one. The daemon and the webserver share one Dagster code server (loaded
 once, not once each), which also spawns the run workers. Every process starts at once (S3
 first when asked, since it is waited for), except the daemon: it waits until the webserver has
 created a fresh Dagster storage, which the code server (started without ``DAGSTER_HOME``)
@@ -10,8 +13,9 @@ leaves alone. The daemon and webserver come up while the code server still loads
 code location up within a second of it answering. ``serve`` is healthy when the API's
 ``/health`` is 200 (catalog, and a recent sensor daemon heartbeat) and the webserver has the
 code location loaded.
-Each child leads its own process group, so Ctrl-C or SIGTERM to ``serve`` stops every process
-it started, grandchildren included.
+Once healthy, ``serve`` supervises: a child that dies is restarted with backoff
+(:mod:`sync_pipelines.supervisor`) while the others go on. Each child leads its own process
+group, so Ctrl-C or SIGTERM to ``serve`` stops every process it started, grandchildren included.
 """
 
 import contextlib
@@ -27,6 +31,7 @@ from types import FrameType
 
 import requests
 
+from sync_pipelines.chroma_store import server_command
 from sync_pipelines.devtools.dagster_stack import (
     PROJECT_ROOT,
     DagsterStack,
@@ -45,12 +50,12 @@ from sync_pipelines.serve_support import (
     reap_group,
     write_grpc_workspace,
 )
+from sync_pipelines.supervisor import Supervisor
 
 __all__ = ["ServeError", "ServeOptions", "Services", "serve"]
 
 _STORAGE_WAIT_S = 30.0
 Echo = Callable[[str], None]
-Child = tuple[str, "subprocess.Popen[bytes]", Path]
 
 
 def _status(url: str) -> int | None:
@@ -61,9 +66,9 @@ def _status(url: str) -> int | None:
 
 
 class Services:
-    """The processes ``serve`` runs; start them in order, check health, stop them all."""
+    """The processes ``serve`` runs; start them in order, check health, restart, stop them all."""
 
-    def __init__(self, options: ServeOptions) -> None:
+    def __init__(self, options: ServeOptions, log: Echo | None = None) -> None:
         self.options = options
         self.home = options.home
         self.api_url = f"http://{connect_host(options.host)}:{options.api_port}"
@@ -72,26 +77,35 @@ class Services:
         self.code_port = free_port()
         self.s3: LocalS3Server | None = None
         self.dagster: DagsterStack | None = None
+        self.supervisor = Supervisor(log or (lambda line: None))
         self._workspace = self.dagster_home / "workspace.yaml"
-        self._children: list[Child] = []
         self._env: dict[str, str] = {}
         self._started = time.monotonic()
         self._daemon_started = False
+
+    @property
+    def chroma_url(self) -> str | None:
+        """The URL of the Chroma server serve runs on the home's store (None when it runs none)."""
+        if self.options.chroma_port is None:
+            return None
+        return f"http://127.0.0.1:{self.options.chroma_port}"
 
     def check_ports(self) -> None:
         """Fail fast, naming the port, when one of the ports to bind is taken."""
         opts = self.options
         check_port_free(opts.host, opts.api_port, "--api-port")
         check_port_free(opts.host, opts.dagster_port, "--dagster-port")
+        if opts.chroma_port is not None:
+            check_port_free("127.0.0.1", opts.chroma_port, "--chroma-port")
         if opts.with_s3:
             check_port_free("127.0.0.1", opts.s3_port, "--s3-port")
             check_port_free("127.0.0.1", opts.s3_port + GRPC_OFFSET, "--s3-port + 10000 (gRPC)")
 
-    def _spawn(
-        self, name: str, args: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
-    ) -> None:
+    def _popen(
+        self, args: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> "subprocess.Popen[bytes]":
         with log.open("ab") as out:
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 args,
                 cwd=cwd,
                 env=env or self._env,
@@ -100,7 +114,21 @@ class Services:
                 preexec_fn=_reset_sigint,
                 start_new_session=True,
             )
-        self._children.append((name, proc, log))
+
+    def _spawn(
+        self, name: str, args: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> None:
+        self.supervisor.add(name, log, lambda: self._popen(args, log, cwd, env))
+
+    def _chroma_env(self) -> dict[str, str]:
+        if self.options.chroma_port is None:
+            return {}
+        return {
+            "CHROMA_SYNC_CHROMA_MODE": "http",
+            "CHROMA_SYNC_CHROMA_HOST": "127.0.0.1",
+            "CHROMA_SYNC_CHROMA_PORT": str(self.options.chroma_port),
+            "CHROMA_SYNC_CHROMA_SSL": "false",
+        }
 
     def start(self) -> None:
         """Start every process; return once S3 (when asked) answers."""
@@ -111,12 +139,17 @@ class Services:
             "CHROMA_SYNC_HOME": str(self.home),
             "DAGSTER_HOME": str(self.dagster_home),
             "CHROMA_SYNC_DAGSTER_URL": self.webserver_url,
+            **self._chroma_env(),
         }
         if self.options.with_s3:
             self.s3 = LocalS3Server(self.home / "s3", s3_port=self.options.s3_port)
             env |= self._s3_env(self.s3)
             self.s3.launch()
         self._env = {**os.environ, **env}
+        if self.options.chroma_port is not None:
+            store = self.options.chroma_path or self.home / "chroma"
+            chroma = server_command(store, "127.0.0.1", self.options.chroma_port)
+            self._spawn("Chroma server", chroma, self.logs / "chroma.log", PROJECT_ROOT)
         code = [str(Path(sys.executable).parent / "dagster"), "api", "grpc", "-m", module]
         code += ["--location-name", location, "-h", "127.0.0.1", "-p", str(self.code_port)]
         code_log = self.dagster_home / "code-server.log"
@@ -137,8 +170,9 @@ class Services:
             webserver_port=self.options.dagster_port,
             host=self.options.host,
         )
-        web = self.dagster.start_webserver()
-        self._children.append(("dagster-webserver", web, self.dagster_home / "webserver.log"))
+        dagster = self.dagster
+        web_log = self.dagster_home / "webserver.log"
+        self.supervisor.add("dagster-webserver", web_log, dagster.start_webserver)
         self.start_daemon_when_ready()
         if self.s3 is not None:
             try:
@@ -158,8 +192,8 @@ class Services:
         if self.dagster is None or self._daemon_started:
             return
         if self.dagster.storage_ready() or time.monotonic() - self._started > _STORAGE_WAIT_S:
-            proc = self.dagster.start_daemon()
-            self._children.append(("dagster-daemon", proc, self.dagster_home / "daemon.log"))
+            log = self.dagster_home / "daemon.log"
+            self.supervisor.add("dagster-daemon", log, self.dagster.start_daemon)
             self._daemon_started = True
 
     @staticmethod
@@ -176,18 +210,19 @@ class Services:
 
     def exited_child(self) -> str | None:
         """Describe the first child that exited, if any (with its log file)."""
-        for name, proc, log in self._children:
-            if proc.poll() is not None:
-                return f"{name} exited with code {proc.returncode}; see {log}"
-        return None
+        return self.supervisor.first_exited()
 
     def healthy(self) -> bool:
-        """API ``/health`` is 200 and the webserver has the code location loaded.
+        """API ``/health`` is 200, Chroma answers and the webserver has the code location loaded.
 
         ``/health`` is asked first: it is cheap (the API caches its answer for 2 s), while each
         workspace query costs the still-starting webserver CPU.
         """
-        return _status(f"{self.api_url}/health") == 200 and code_location_loaded(self.webserver_url)
+        if _status(f"{self.api_url}/health") != 200:
+            return False
+        if self.chroma_url and _status(f"{self.chroma_url}/api/v2/heartbeat") != 200:
+            return False
+        return code_location_loaded(self.webserver_url)
 
     def wait_until_healthy(self, stop: threading.Event) -> None:
         """Wait until :meth:`healthy` (or ``stop`` is set), starting Dagster when it may.
@@ -209,21 +244,25 @@ class Services:
 
     def started_anything(self) -> bool:
         """Whether any process was started (and so needs stopping)."""
-        return bool(self._children) or self.s3 is not None
+        return bool(self.supervisor.children) or self.s3 is not None
 
     def stop(self) -> None:
-        """Stop the API, the daemon and webserver, the code server, then S3; leave nothing."""
-        api = [proc for name, proc, _ in self._children if name == "API bridge"]
-        for proc in api:
-            with contextlib.suppress(ProcessLookupError):
-                stop_process_group(proc, timeout=15)
-        if self.dagster is not None:
-            self.dagster.stop()
-        for _, proc, _ in self._children:
+        """Stop the API, the daemon and webserver, the code server, Chroma, then S3."""
+        procs = {child.name: child.proc for child in self.supervisor.children if child.proc}
+        first = [procs.get("API bridge")]
+        last = [procs.get("Chroma server")]
+        middle = [
+            proc for name, proc in procs.items() if name not in ("API bridge", "Chroma server")
+        ]
+        for proc in [*first, *middle, *last]:
+            if proc is None:
+                continue
             with contextlib.suppress(ProcessLookupError):
                 stop_process_group(proc, timeout=15)
             reap_group(proc.pid)
-        self._children.clear()
+        if self.dagster is not None:
+            self.dagster.stop()
+        self.supervisor.children.clear()
         if self.s3 is not None:
             self.s3.stop()
 
@@ -232,6 +271,8 @@ def _banner(services: Services, elapsed: float, echo: Echo) -> None:
     echo(f"chroma-sync is up in {elapsed:.1f} s (home {services.home})")
     echo(f"  API         {services.api_url}")
     echo(f"  Dagster UI  {services.webserver_url}")
+    if services.chroma_url is not None:
+        echo(f"  Chroma      {services.chroma_url} (store {services.home / 'chroma'})")
     if services.s3 is not None:
         echo(f"  S3          {services.s3.endpoint_url}")
         echo(
@@ -250,8 +291,7 @@ def _run(services: Services, stop: threading.Event, echo: Echo) -> None:
     if not stop.is_set():
         _banner(services, time.monotonic() - started, echo)
     while not stop.wait(0.5):
-        if (failure := services.exited_child()) is not None:
-            raise ServeError(failure)
+        services.supervisor.tick()
 
 
 def serve(options: ServeOptions, echo: Echo, err: Echo) -> int:
@@ -271,7 +311,7 @@ def serve(options: ServeOptions, echo: Echo, err: Echo) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    services = Services(options)
+    services = Services(options, log=lambda line: err(f"serve: {line}"))
     code = 0
     try:
         _run(services, stop, echo)

@@ -42,6 +42,9 @@ class ServeOptions:
     with_s3: bool = False
     s3_port: int = 8333
     ready_timeout_s: float = 120.0
+    #: Port of the Chroma server run on the home's store; None runs none (Chroma elsewhere).
+    chroma_port: int | None = 8000
+    chroma_path: Path | None = None
 
 
 def connect_host(host: str) -> str:

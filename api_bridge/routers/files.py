@@ -27,7 +27,12 @@ from api_bridge.errors import (
 )
 from api_bridge.multipart import FileStart, FormField, StreamingForm
 from api_bridge.spec import ADD_FILE_OPENAPI
-from api_bridge.validation import check_add_file_names, check_dense_model, check_json_values
+from api_bridge.validation import (
+    check_add_file_names,
+    check_dense_model,
+    check_json_values,
+    check_sparse,
+)
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.schemas import (
     SOURCE_CHUNKING_ADAPTER,
@@ -133,6 +138,7 @@ def _options(fields: dict[str, str], settings: Settings) -> _Options:
     embedding = _json_field(fields, "embedding", TypeAdapter(SourceEmbeddingConfig))
     if embedding is not None and embedding.dense is not None:
         check_dense_model(embedding.dense, settings, "embedding.dense.model")
+    check_sparse(embedding, "embedding.sparse")
     chunking = _json_field(fields, "chunking", SOURCE_CHUNKING_ADAPTER)
     return _Options(custom_id, metadata, chunking, embedding)
 

@@ -10,7 +10,12 @@ from api_bridge.deps import CatalogDep, SettingsDep, SourceCacheDep, WriteGateDe
 from api_bridge.errors import NotFoundError
 from api_bridge.paging import PageDep
 from api_bridge.responses import json_response, sources_json
-from api_bridge.validation import check_dense_model, check_json_values, check_web_source
+from api_bridge.validation import (
+    check_dense_model,
+    check_json_values,
+    check_sparse,
+    check_web_source,
+)
 from sync_pipelines.catalog import CredentialNotFoundError
 from sync_pipelines.schemas import (
     CreateSourcePayload,
@@ -45,6 +50,7 @@ def create_source(
     require_database(token, payload.database_name)
     check_json_values(payload.model_dump(mode="python"), "body")
     check_dense_model(payload.resolved_embedding_model(), settings, "embedding.dense.model")
+    check_sparse(payload.embedding, "embedding.sparse")
     check_web_source(payload.web_scrape, settings)
     try:
         with write_gate:

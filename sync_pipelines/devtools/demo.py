@@ -117,6 +117,7 @@ def running_stack(home: Path, echo: Echo) -> Iterator[Services]:
         with_s3=True,
         s3_port=free_port_block(1)[0],
         ready_timeout_s=READY_TIMEOUT_S,
+        chroma_port=free_port(),
     )
     services = Services(options)
     started = time.monotonic()

@@ -4,10 +4,13 @@ chromadb is imported on first use: every Dagster process imports this module.
 """
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
+
+from sync_pipelines.chroma_store import open_store
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -24,7 +27,9 @@ class ChromaResource(dg.ConfigurableResource):
     ``mode`` is ``persistent`` (embedded, data under ``path``), ``http`` (a ``chroma run``
     server at ``host``:``port``) or ``cloud`` (Chroma Cloud with ``api_key``). A source's
     ``database_name`` is the Chroma database its collections are created in; embedded and
-    server databases are created on first use.
+    server databases are created on first use. A persistent store is opened by one process
+    only (:mod:`sync_pipelines.chroma_store`): when the Chroma server of ``chroma-sync serve``
+    owns it, this resource talks to that server; when another process holds it, opening fails.
     """
 
     mode: str = Field(default="persistent", description="persistent | http | cloud")
@@ -43,17 +48,21 @@ class ChromaResource(dg.ConfigurableResource):
     def _make_client(self, database: str) -> "ClientAPI":
         import chromadb
 
+        host, port, ssl = self.host, self.port, self.ssl
         if self.mode == "persistent":
             if not self.path:
                 raise ValueError("ChromaResource.path is required in persistent mode")
-            return chromadb.PersistentClient(
-                path=self.path, tenant=self.tenant, database=database, settings=self._settings()
-            )
-        if self.mode == "http":
+            owner = open_store(Path(self.path))
+            if owner is None:
+                return chromadb.PersistentClient(
+                    path=self.path, tenant=self.tenant, database=database, settings=self._settings()
+                )
+            host, port, ssl = owner.host, owner.port, False
+        if self.mode in ("http", "persistent"):
             return chromadb.HttpClient(
-                host=self.host,
-                port=self.port,
-                ssl=self.ssl,
+                host=host,
+                port=port,
+                ssl=ssl,
                 tenant=self.tenant,
                 database=database,
                 settings=self._settings(),

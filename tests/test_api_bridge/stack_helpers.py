@@ -15,6 +15,7 @@ import requests
 
 from api_bridge.app import create_app
 from sync_pipelines.catalog import Catalog
+from sync_pipelines.devtools.chroma_server import ChromaServer
 from sync_pipelines.devtools.dagster_stack import DagsterStack
 from sync_pipelines.resources.chroma import reset_client_cache
 from sync_pipelines.settings import Settings, get_settings
@@ -87,6 +88,8 @@ def running_stack(home: Path, timeout: float = 120) -> Iterator[DagsterStack]:
         "CHROMA_SYNC_HOME": str(home / "home"),
         "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": LAUNCH_GRACE_S,
     }
+    # The store's one owner: run workers and the test process reach it through this server.
+    chroma = ChromaServer(home / "home" / "chroma").start()
     dagster = DagsterStack(home / "dagster", env=env, webserver=True)
     dagster.env["CHROMA_SYNC_DAGSTER_URL"] = dagster.webserver_url or ""
     dagster.start()
@@ -103,6 +106,7 @@ def running_stack(home: Path, timeout: float = 120) -> Iterator[DagsterStack]:
         yield dagster
     finally:
         dagster.stop()
+        chroma.stop()
 
 
 @contextmanager

@@ -118,6 +118,7 @@ def test_upload_bad_requests_are_400_naming_the_field(
         ([*FIELDS, file, ("chunking", "{not json", None)], 5, "chunking"),
         ([*FIELDS, file, ("custom_id", "x" * 121, None)], 5, "custom_id"),
         ([*FIELDS, file, ("colour", "red", None)], 5, "colour"),
+        ([*FIELDS, file, ("embedding", '{"sparse": {"model": "Chroma/BM25"}}', None)], 5, "sparse"),
     ]
     for parts, declared, field in cases:
         response = upload(client, member, parts, declared)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import chromadb
 import pytest
 from dagster import DagsterInstance, RunsFilter
 
@@ -21,7 +20,7 @@ from sync_pipelines.devtools.dagster_stack import DagsterStack
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.names import INVOCATION_TAG, SOURCE_TAG, SYNC_S3_BATCH_JOB
 from sync_pipelines.ops.tracking import batch_invocation_ids
-from sync_pipelines.resources.chroma import reset_client_cache
+from sync_pipelines.resources.chroma import ChromaResource, reset_client_cache
 from sync_pipelines.settings import Settings
 from tests.test_api_bridge.stack_helpers import Api, live_api, running_stack, word
 
@@ -91,9 +90,12 @@ def test_s3_invocation_runs_to_complete_and_is_queryable(
     assert len(runs) == 1
     assert runs[0].tags[SOURCE_TAG] == source_id
     reset_client_cache()
-    collection = chromadb.PersistentClient(
-        path=str(settings.resolved_chroma_path), database=DATABASE
-    ).get_collection(f"kb-{bucket}")
+    # The stack's Chroma server owns the store: this resolves to an HTTP client of it.
+    collection = (
+        ChromaResource(mode="persistent", path=str(settings.resolved_chroma_path))
+        .get_client(DATABASE)
+        .get_collection(f"kb-{bucket}")
+    )
     got = collection.get(include=["metadatas", "documents"])
     assert [m["document_key"] for m in got["metadatas"]] == ["faq.md"]
     assert "14 days" in got["documents"][0]

@@ -57,6 +57,11 @@ def test_create_source_bad_inputs_are_400_naming_the_field(
             "embedding.dense.model",
         ),
         ({"database_name": "db1", "s3": {**S3, "collection_name": "a\x00b"}}, "s3.collection_name"),
+        (
+            {"database_name": "db1", "s3": S3, "embedding": {"sparse": {"model": "Chroma/BM25"}}},
+            "embedding.sparse",
+        ),
+        ({"database_name": "db1", "s3": S3, "embedding": {"sparse": {}}}, "embedding.sparse"),
     ]
     for body, field in cases:
         response = client.post("/api/v1/sources", json=body, headers=admin)
@@ -70,6 +75,8 @@ def test_create_source_bad_inputs_are_400_naming_the_field(
     )
     assert malformed.status_code == 400
     assert malformed.json()["message"].startswith("body: invalid JSON")
+    dense_only = {"database_name": "db1", "s3": S3, "embedding": {"sparse": None}}
+    assert client.post("/api/v1/sources", json=dense_only, headers=admin).status_code == 201
 
 
 def test_create_source_needs_admin_and_own_database(

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import chromadb
 import pytest
 
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.core.records import sha256_hex
+from sync_pipelines.devtools.chroma_server import ChromaServer
 from sync_pipelines.devtools.dagster_stack import DagsterStack
 from sync_pipelines.devtools.local_s3 import LocalS3Server
-from sync_pipelines.resources.chroma import reset_client_cache
+from sync_pipelines.resources.chroma import ChromaResource, reset_client_cache
 from sync_pipelines.schemas import CreateSourcePayload, Job, Source
 from sync_pipelines.settings import Settings, get_settings
 
@@ -34,7 +34,10 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stack(e2e_home: Path) -> Iterator[DagsterStack]:
     env = {"CHROMA_SYNC_HOME": str(e2e_home / "home"), "CHROMA_SYNC_S3_SENSOR_INTERVAL_S": "1"}
-    with DagsterStack(e2e_home / "dagster", env=env) as dagster:
+    with (
+        ChromaServer(e2e_home / "home" / "chroma"),
+        DagsterStack(e2e_home / "dagster", env=env) as dagster,
+    ):
         yield dagster
 
 
@@ -93,9 +96,12 @@ def test_direct_auto_sync_fills_the_collection(
     assert {job.status.word.value for job in every} == {"complete"}
 
     reset_client_cache()
-    collection = chromadb.PersistentClient(
-        path=str(settings.resolved_chroma_path), database=DATABASE
-    ).get_collection("kb-auto-e2e")
+    # The stack's Chroma server owns the store: this resolves to an HTTP client of it.
+    collection = (
+        ChromaResource(mode="persistent", path=str(settings.resolved_chroma_path))
+        .get_client(DATABASE)
+        .get_collection("kb-auto-e2e")
+    )
     got = collection.get(include=["metadatas", "documents"])
     by_key = {
         m["document_key"]: (cid, doc)

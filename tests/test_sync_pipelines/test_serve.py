@@ -22,6 +22,7 @@ import requests
 from dagster import DagsterInstance
 
 from api_bridge.routers.health import dagster_webserver_probe
+from sync_pipelines.chroma_store import read_owner
 from sync_pipelines.devtools.dagster_stack import sqlite_storage_ready, write_instance_config
 from sync_pipelines.devtools.ports import free_port_block
 from sync_pipelines.devtools.proctree import descendants, is_alive, pss_bytes, rss_bytes
@@ -57,9 +58,10 @@ def environ(pid: int) -> dict[str, str]:
 
 def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     home = tmp_path / "serve-home"
-    api_port, dagster_port, s3_port = free_port_block(3)
+    api_port, dagster_port, s3_port, chroma_port = free_port_block(4)
     args = [CHROMA_SYNC, "serve", "--home", str(home), "--with-s3", "--s3-port", str(s3_port)]
     args += ["--api-port", str(api_port), "--dagster-port", str(dagster_port)]
+    args += ["--chroma-port", str(chroma_port)]
     args += ["--ready-timeout", str(READY_TIMEOUT_S)]
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
@@ -72,12 +74,17 @@ def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     try:
         while not printed or printed[-1] != "Press Ctrl-C to stop.":
             printed.append(lines.get(timeout=READY_TIMEOUT_S + 10))
-        urls = dict(re.findall(r"^  (API|Dagster UI|S3)\s+(http://\S+)$", "\n".join(printed), re.M))
+        found = re.findall(
+            r"^  (API|Dagster UI|S3|Chroma)\s+(http://\S+)", "\n".join(printed), re.M
+        )
+        urls = dict(found)
         assert urls == {
             "API": f"http://127.0.0.1:{api_port}",
             "Dagster UI": f"http://127.0.0.1:{dagster_port}",
             "S3": f"http://127.0.0.1:{s3_port}",
+            "Chroma": f"http://127.0.0.1:{chroma_port}",
         }
+        assert requests.get(f"{urls['Chroma']}/api/v2/heartbeat", timeout=10).status_code == 200
         assert printed[0].startswith("chroma-sync is up in ") and str(home) in printed[0]
 
         health = requests.get(f"{urls['API']}/health", timeout=10)
@@ -100,7 +107,14 @@ def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         assert api_env["CHROMA_SYNC_S3_ENDPOINT_URL"] == urls["S3"]
         assert api_env["CHROMA_SYNC_HOME"] == str(home)
         assert api_env["DAGSTER_HOME"] == str(home / "dagster")
-        for part in ("dagster-daemon run", "dagster-webserver", "dagster api grpc", "weed mini"):
+        # Runs, sensors and the API reach the home's store only through its Chroma server.
+        assert api_env["CHROMA_SYNC_CHROMA_MODE"] == "http"
+        assert api_env["CHROMA_SYNC_CHROMA_PORT"] == str(chroma_port)
+        owner = read_owner(home / "chroma")
+        assert owner is not None and owner.port == chroma_port
+        assert "chroma run --path" in commands[owner.pid]
+        parts = ("dagster-daemon run", "dagster-webserver", "dagster api grpc", "weed mini")
+        for part in (*parts, "chroma run"):
             assert sum(part in cmd for cmd in commands.values()) == 1, (part, commands)
     finally:
         proc.send_signal(signal.SIGTERM)
