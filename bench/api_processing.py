@@ -1,7 +1,8 @@
 """Benchmark: time from the 201 of create-invocation to ``processing`` and to ``complete``.
 
 Runs the embedded stack for real: SeaweedFS on loopback, a Dagster daemon + webserver on a
-temporary instance, the API (uvicorn subprocess), the SQLite catalog and PersistentClient.
+temporary instance, the API (uvicorn subprocess), the SQLite catalog and a Chroma server on
+the home's store.
 Invocations are created one at a time and polled every 50 ms. Two launch paths are measured in
 the same process: the baseline, where the invocation sensor alone launches runs, and the direct
 launch through the webserver's GraphQL API (the default when ``CHROMA_SYNC_DAGSTER_URL`` is set).
@@ -96,10 +97,14 @@ def main() -> None:
     os.environ["CHROMA_SYNC_HOME"] = str(scratch / "home")
     os.environ.pop("CHROMA_SYNC_DAGSTER_URL", None)
     from sync_pipelines.catalog import Catalog
+    from sync_pipelines.devtools.chroma_server import ChromaServer
     from sync_pipelines.devtools.local_s3 import LocalS3Server
     from sync_pipelines.schemas import CreateSourcePayload
 
-    with LocalS3Server(scratch / "s3") as s3:
+    with (
+        ChromaServer(scratch / "home" / "chroma"),
+        LocalS3Server(scratch / "s3") as s3,
+    ):
         client = s3.client()
         client.create_bucket(Bucket="bench")
         for name in ("sensor", "direct"):

@@ -1,7 +1,8 @@
 """Benchmark: many small S3 objects end to end, batched runs vs one run per invocation.
 
 Runs the embedded stack for real: SeaweedFS on loopback, a Dagster daemon + webserver on a
-temporary instance, the API (uvicorn subprocess), the SQLite catalog and PersistentClient.
+temporary instance, the API (uvicorn subprocess), the SQLite catalog and a Chroma server on
+the home's store.
 Small markdown objects (a few hundred bytes each) are uploaded, then one S3 invocation per
 object is created over HTTP by a few client threads, and the clock runs from the first create
 to the moment every invocation is ``complete`` (polled in the catalog every 0.25 s). Two phases
@@ -167,18 +168,13 @@ def run_phase(
 
 
 def chunk_count(collection: str) -> int:
-    import chromadb
-
-    from sync_pipelines.resources.chroma import reset_client_cache
+    from sync_pipelines.resources.chroma import ChromaResource, reset_client_cache
     from sync_pipelines.settings import get_settings
 
     reset_client_cache()
-    client = chromadb.PersistentClient(
-        path=str(get_settings().resolved_chroma_path),
-        database=DATABASE,
-        settings=chromadb.Settings(anonymized_telemetry=False),
-    )
-    return int(client.get_collection(collection).count())
+    # The store's Chroma server owns it: this resolves to an HTTP client of that server.
+    store = ChromaResource(mode="persistent", path=str(get_settings().resolved_chroma_path))
+    return int(store.get_client(DATABASE).get_collection(collection).count())
 
 
 def main() -> None:
@@ -209,6 +205,7 @@ def main() -> None:
     for name in ("CHROMA_SYNC_DAGSTER_URL", "CHROMA_SYNC_MAX_BATCH_INVOCATIONS"):
         os.environ.pop(name, None)
     from sync_pipelines.catalog import Catalog
+    from sync_pipelines.devtools.chroma_server import ChromaServer
     from sync_pipelines.devtools.local_s3 import LocalS3Server
     from sync_pipelines.schemas import CreateSourcePayload
     from sync_pipelines.settings import get_settings
@@ -216,7 +213,10 @@ def main() -> None:
     sizes = {"batched": args.objects, "baseline": args.baseline_objects}
     phases: list[Phase] = []
     rng = random.Random(11)
-    with LocalS3Server(scratch / "s3") as s3:
+    with (
+        ChromaServer(get_settings().resolved_chroma_path),
+        LocalS3Server(scratch / "s3") as s3,
+    ):
         client = s3.client()
         client.create_bucket(Bucket=BUCKET)
         bodies = {
