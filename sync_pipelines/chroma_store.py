@@ -119,10 +119,10 @@ def exec_server(path: Path, host: str, port: int) -> None:
         holder = f"Chroma server pid {owner.pid} ({owner.url})" if owner else "another process"
         raise ChromaStoreBusy(f"Chroma store {path} is already open in {holder}")
     os.set_inheritable(fd, True)
-    owner = path / OWNER_FILE
-    tmp = owner.with_suffix(".tmp")
+    record = path / OWNER_FILE
+    tmp = record.with_suffix(".tmp")
     tmp.write_text(json.dumps({"v": 1, "pid": os.getpid(), "host": host, "port": port}))
-    tmp.replace(owner)
+    tmp.replace(record)
     chroma = str(Path(sys.executable).parent / "chroma")
     args = [chroma, "run", "--path", str(path), "--host", host, "--port", str(port)]
     os.execv(chroma, args)

@@ -76,7 +76,7 @@ class Supervisor:
         """The wait before restarting ``child``, which has just exited."""
         if now - child.started_at >= self.stable_after_s:
             child.exits = 0
-        delay = min(self.max_delay_s, self.first_delay_s * 2**child.exits)
+        delay = min(self.max_delay_s, self.first_delay_s * float(2**child.exits))
         child.exits += 1
         return delay
 
