@@ -9,7 +9,9 @@ launched by the invocation sensor:
 - GitHub: one invocation of the schedule's branch into its ``target_collection_name``;
 - web: one re-crawl into its ``target_collection_name``;
 - S3 with ``auto_sync: direct``: a reconcile, one invocation per object whose ETag differs from
-  the collection's ``version_key`` and one per document the bucket no longer has.
+  the collection's ``version_key`` and one per document the bucket no longer has. A listing
+  that fails (or ends early) queues nothing for that source: the tick logs and reports
+  ``s3://bucket/prefix: <cause>`` (in its skip reason when nothing else was queued).
 
 A source whose previous invocation is still active is skipped for that tick (409 semantics).
 Missed ticks (the daemon was down) collapse into one re-sync. The cursor is the time of the
@@ -23,7 +25,8 @@ from typing import Any
 import dagster as dg
 
 from sync_pipelines.catalog import Catalog, InvocationExistsError
-from sync_pipelines.core.reconcile_s3 import plan_s3_reconcile
+from sync_pipelines.core.deletion_policy import TransientSourceError
+from sync_pipelines.core.reconcile_s3 import list_bucket, plan_s3_reconcile
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
@@ -88,20 +91,18 @@ def _reconcile_s3(
     chroma: ChromaResource,
     embedder: EmbeddingResource,
 ) -> int:
-    """Queue the invocations that bring an S3 source's collection in step with its bucket."""
+    """Queue the invocations that bring an S3 source's collection in step with its bucket.
+
+    Raises:
+        TransientSourceError: The bucket could not be listed completely (nothing is queued).
+    """
     from sync_pipelines.core.git_sync import stored_versions
     from sync_pipelines.core.writer import iter_metadatas
 
     config = source.s3
     assert config is not None
     client = s3.client_for_source(store, source)
-    bucket: dict[str, str] = {}
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=config.bucket_name, Prefix=config.path_prefix or ""
-    )
-    for page in pages:
-        for item in page.get("Contents", []):
-            bucket[item["Key"]] = str(item.get("ETag", "")).strip('"')
+    bucket = list_bucket(client, config.bucket_name, config.path_prefix or "")
     collection = chroma.get_collection(
         source.database_name,
         config.collection_name,
@@ -160,12 +161,17 @@ def source_schedule_sensor(
         return dg.SensorResult(skip_reason="schedules start from now", cursor=dump_cursor(now))
     store = catalog.get_catalog()
     queued: list[str] = []
+    errors: list[str] = []
     for source in _all_sources(store):
         schedule = schedule_of(source)
         if schedule is None or schedule.latest_tick(since, now) is None:
             continue
         try:
             count = run_schedule(context, store, source, schedule, (s3, chroma, embedder))
+        except TransientSourceError as exc:
+            errors.append(f"source {source.id}: {exc}")
+            context.log.warning(f"source {source.id}: scheduled re-sync not queued: {exc}")
+            continue
         except Exception as exc:  # one source's failure must not stop the others
             context.log.warning(f"source {source.id}: scheduled re-sync failed: {exc}")
             continue
@@ -173,6 +179,7 @@ def source_schedule_sensor(
         if count:
             queued.append(str(source.id))
     if not queued:
-        return dg.SensorResult(skip_reason=NOTHING_QUEUED, cursor=dump_cursor(now))
+        reason = "; ".join([NOTHING_QUEUED, *errors])
+        return dg.SensorResult(skip_reason=reason, cursor=dump_cursor(now))
     context.log.info(f"queued scheduled re-syncs of {len(queued)} source(s)")
     return dg.SensorResult(cursor=dump_cursor(now))

@@ -1,11 +1,13 @@
 """What a web re-sync keeps, rewrites and removes, as plain functions over crawl results.
 
+The rule is :mod:`sync_pipelines.core.deletion_policy`'s: only an authoritative answer deletes.
 A page's chunks are kept when the crawl fetched it (its text is then re-synced, which writes
 nothing when the text is unchanged), when it answered 304 Not Modified, or when fetching it
-failed for a reason that may pass (5xx after retries, timeouts): a flaky server must not empty
-a collection. Every other page the collection holds is removed: pages that answered 404/410,
-pages now excluded, disallowed by robots.txt or no longer a document, and pages the crawl no
-longer reached within its depth and page limits.
+failed for a reason that may pass (5xx after retries, timeouts, access denied): a flaky server
+must not empty a collection. Every other page the collection holds is removed: pages that
+answered 404/410, pages now excluded, disallowed by robots.txt or no longer a document, and
+pages the crawl no longer reached within its depth and page limits. A crawl whose robots.txt or
+starting page could not be read never gets here: the invocation fails first.
 """
 
 import hashlib

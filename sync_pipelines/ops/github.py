@@ -3,7 +3,9 @@
 Only files whose blob differs from what the collection holds are read and parsed; the plan
 (``sync_pipelines.core.git_sync``) compares the new tree with the tree of the commit recorded
 in the collection's metadata, or, when that commit is gone or unrelated (a force-push), with
-the blob shas stored in the chunks' ``version_key``.
+the blob shas stored in the chunks' ``version_key``. A fetch that fails is transient
+(:mod:`sync_pipelines.core.deletion_policy`): the run fails naming the repository and the
+cause before anything is planned, so the collection is left as it was.
 """
 
 import uuid
@@ -14,6 +16,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.core.git_sync import (
     GitSyncPlan,
     SkippedFile,
@@ -167,10 +170,12 @@ def _fetch(
         raise failure(uri, str(exc)) from exc
     mirror = git.mirror_for(source, token)
     try:
-        mirror.fetch()
+        _update(mirror, uri)
         commit = mirror.resolve(config.ref)
         tree = mirror.list_tree(commit)
         path_filter = PathFilter(github.include_globs, github.exclude_globs)
+    except TransientSourceError as exc:
+        raise failure(exc.location, exc.cause) from None
     except (GitError, ValueError) as exc:
         raise failure(uri, str(exc)) from exc
     context.log.info(f"{uri}: syncing commit {commit} into {config.target_collection}")
@@ -192,6 +197,14 @@ def _fetch(
         embedding_model=model,
     )
     return GithubFetch(target, uri, commit, mode, plan, files, skipped)
+
+
+def _update(mirror: GitMirror, uri: str) -> None:
+    """Fetch the mirror; a failure is transient, never evidence that files are gone."""
+    try:
+        mirror.fetch()
+    except GitError as exc:
+        raise TransientSourceError(uri, str(exc)) from exc
 
 
 def _previous(

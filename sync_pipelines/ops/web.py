@@ -2,8 +2,9 @@
 
 The crawl itself lives in :mod:`sync_pipelines.web` (no Dagster import); this op loads the
 source, hands the crawler the state the previous sync left (ETags, Last-Modified and links, for
-conditional GETs), reports progress while it runs, and refuses to go on when the starting page
-itself cannot be read, so a site that is down never empties its collection.
+conditional GETs), reports progress while it runs, and refuses to go on when robots.txt or the
+starting page itself cannot be read, so a site that is down never empties its collection
+(:mod:`sync_pipelines.core.deletion_policy`).
 """
 
 import time
@@ -16,6 +17,7 @@ import dagster as dg
 from pydantic import Field
 
 from sync_pipelines.catalog.web_pages import WebPageState
+from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.core.git_sync import stored_versions
 from sync_pipelines.core.writer import iter_metadatas
 from sync_pipelines.ops.documents import SyncTarget, failure, open_target
@@ -164,18 +166,21 @@ def crawl_web_op(
         if stored.get(url) == state.version_key or (state.version_key is None and url not in stored)
     }
     progress = _Progress(context, catalog)
-    pages = list(
-        crawl(
-            start_url,
-            crawl_limits(source),
-            web.policy(),
-            known={
-                url: KnownPage(url, state.etag, state.last_modified, state.links)
-                for url, state in known.items()
-            },
-            on_progress=progress,
+    try:
+        pages = list(
+            crawl(
+                start_url,
+                crawl_limits(source),
+                web.policy(),
+                known={
+                    url: KnownPage(url, state.etag, state.last_modified, state.links)
+                    for url, state in known.items()
+                },
+                on_progress=progress,
+            )
         )
-    )
+    except TransientSourceError as exc:
+        raise failure(start_url, str(exc)) from None
     if progress.stats is not None:
         context.log.info(describe(progress.stats))
         progress.reporter.report(as_progress(progress.stats), force=True)
@@ -196,11 +201,16 @@ def crawl_web_op(
 
 
 def _check_start(start_url: str, pages: list["PageResult"]) -> None:
-    """Fail the sync when nothing could be read: the starting page failed or is gone."""
-    if any(page.status in ("fetched", "not_modified") for page in pages):
-        return
+    """Fail the sync when the starting page could not be read, or is gone with nothing read.
+
+    A starting page that failed (DNS, refused, timeout, 5xx, access denied) is a transient
+    answer about the whole site: nothing may be removed on the strength of this crawl.
+    """
     start = next((page for page in pages if page.depth == 0), None)
     if start is None:
         raise failure(start_url, "the crawl settled no page")
-    if start.status in ("failed", "gone"):
+    if start.status == "failed":
+        raise failure(start_url, start.reason or start.status)
+    read = any(page.status in ("fetched", "not_modified") for page in pages)
+    if start.status == "gone" and not read:
         raise failure(start_url, start.reason or start.status)

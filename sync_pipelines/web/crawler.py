@@ -21,7 +21,15 @@ Semantics (see also ``urls``, ``fetch``, ``robots``, ``sitemap`` and ``extract``
   request starts and the crawl ends (infinite link spaces end by depth or page_limit).
 - robots.txt: disallowed URLs (also redirect targets) are yielded ``skipped`` with reason
   "robots.txt disallows". ``noindex`` pages are ``skipped`` but their links are followed.
+  When the starting page's robots.txt (or one on its redirects) cannot be read (429, 5xx,
+  timeout, DNS or connection error) the crawl ends with
+  :class:`~sync_pipelines.core.deletion_policy.TransientSourceError` naming its URL: a crawl
+  that cannot tell what is allowed must neither fetch nor let its caller delete. Another
+  origin's unreadable robots.txt (e.g. ``https`` on an ``http`` site) makes its pages
+  ``failed``, so they keep their chunks.
 - 304 Not Modified: ``not_modified`` with the known page's links, which are followed again.
+  A known page that ``failed`` has its known links followed too, so a page that fails for a
+  while does not make the pages only it links to look unreachable.
 - Address-guard refusals are ``failed`` with the guard's message (also for the starting URL).
 - Concurrency: ``policy.concurrency`` worker threads; results are yielded in completion
   order; ``on_progress`` is called from the consuming thread every ``PROGRESS_EVERY`` results
@@ -36,6 +44,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.web.extract import ACCEPTED_TYPES
 from sync_pipelines.web.fetch import Fetcher
 from sync_pipelines.web.gate import HostGates
@@ -108,6 +117,10 @@ class _Crawl:
             return self._visit(item)
         except BlockedAddressError as exc:
             return _Visit(PageResult(item.key, "failed", item.depth, reason=str(exc)))
+        except TransientSourceError as exc:
+            if item.depth == 0:
+                raise
+            return _Visit(PageResult(item.key, "failed", item.depth, reason=str(exc)))
         except Exception as exc:
             if self.gates.stop.is_set():
                 raise
@@ -136,6 +149,9 @@ class _Crawl:
             path_filter=self.filter,
             agent_token=self.agent_token,
         )
+        if result.status == "failed" and not links:
+            known = self.known.get(result.url)
+            links = [(u, u) for u in known.links if scope.contains(u)] if known else []
         return _Visit(result, scope, links)
 
     # --- consuming side ----------------------------------------------------------------
@@ -263,6 +279,8 @@ def crawl(
     Raises:
         ValueError: The starting URL is not http(s), or the limits or regexes are invalid
             (raised on the first ``next()``, as this is a generator).
+        TransientSourceError: The starting page's robots.txt could not be read (raised
+            while iterating).
     """
     check_url_scheme(start_url)
     run = _Crawl(limits, policy, known, session, on_progress)

@@ -11,9 +11,9 @@
 - 429/500/502/503/504 answers and connection errors are retried ``max_retries`` times with
   exponential backoff, or the answer's Retry-After (seconds or HTTP date), capped by
   ``max_retry_after_s``. A 429 (or a 503 with Retry-After) pauses the whole host.
-- Status mapping: 2xx -> ok; 404/410 -> ``gone``; 401/403/451 -> ``skipped`` (access denied:
-  not evidence that the page is gone); 5xx/429 after retries, other 4xx and other 3xx ->
-  ``failed``.
+- Status mapping (:mod:`sync_pipelines.core.deletion_policy`): 2xx -> ok; 404/410 -> ``gone``
+  (the only answers that remove a page); 401/403/451 (access denied: not evidence that the
+  page is gone), 5xx/429 after retries, other 4xx and other 3xx -> ``failed``.
 - The media type is checked before the body is read (unsupported -> ``skipped``); the body
   is streamed and abandoned past ``max_bytes`` (Content-Length is checked first).
 """
@@ -27,7 +27,9 @@ from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from sync_pipelines.core.deletion_policy import http_status_is_gone
 from sync_pipelines.web.gate import HostGates
 from sync_pipelines.web.guard import BlockedAddressError
 from sync_pipelines.web.model import CrawlPolicy
@@ -163,6 +165,17 @@ class Fetcher:
         reason = f"more than {self.policy.max_redirects} redirects"
         return FetchResult(requested, "failed", reason)
 
+    def describe_error(self, exc: requests.RequestException) -> str:
+        """Say in a few words why a request got no answer (DNS, refused, timeout, ...)."""
+        if isinstance(exc, requests.Timeout):
+            return f"timed out after {self.policy.timeout_s:g}s"
+        cause = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(cause, NameResolutionError):
+            return f"DNS lookup failed ({cause.__cause__ or cause})"
+        if isinstance(cause, NewConnectionError) and "refused" in str(cause).lower():
+            return "connection refused"
+        return f"connection error: {cause or exc}"
+
     def _backoff(self, attempt: int) -> float:
         delay: float = self.policy.retry_backoff_s * 2**attempt
         return min(delay, self.policy.max_retry_after_s)
@@ -184,9 +197,8 @@ class Fetcher:
                 raise exc.with_url(url) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == retries:
-                    return FetchResult(
-                        url, "failed", f"connection error after {retries} retries: {exc}"
-                    )
+                    reason = f"{self.describe_error(exc)} (after {retries} retries)"
+                    return FetchResult(url, "failed", reason)
                 gate.sleep(self._backoff(attempt))
                 continue
             except requests.RequestException as exc:
@@ -232,10 +244,10 @@ class Fetcher:
             if status == 304:
                 result.outcome = "not_modified"
                 return result
-            if status in (404, 410):
+            if http_status_is_gone(status):
                 result.outcome, result.reason = "gone", f"HTTP {status}"
             elif status in DENIED:
-                result.outcome, result.reason = "skipped", f"HTTP {status} (access denied)"
+                result.outcome, result.reason = "failed", f"HTTP {status} (access denied)"
             elif status in (204, 205):
                 result.outcome, result.reason = "skipped", f"HTTP {status} (no content)"
             elif not 200 <= status < 300:

@@ -94,8 +94,8 @@ class PageResult:
         url: Normalised final URL (after in-scope redirects): the document key.
         status: ``fetched`` (content below), ``not_modified`` (304: keep the stored content),
             ``gone`` (404/410: remove the page), ``skipped`` (no content by policy: robots,
-            filters, noindex, type, size, access denied) or ``failed`` (transient or server
-            error: keep the previous content).
+            filters, noindex, type, size) or ``failed`` (transient, server error or access
+            denied: keep the previous content).
         depth: Link hops from the starting URL (sitemap URLs count as depth 1).
         content_type: Media type of the answer, without parameters.
         markdown: Extracted main content of an HTML page, or the text of a text page.

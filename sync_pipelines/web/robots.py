@@ -2,8 +2,12 @@
 
 - 2xx: parsed with ``protego`` (longest-match Allow/Disallow, wildcards, the group matching
   the crawler's User-Agent product token, Crawl-delay, Sitemap lines); at most 512 KiB read.
+  A 204/205 is an empty file.
 - 4xx other than 429 (including 404): no rules, everything is allowed.
-- 429, 5xx after retries, connection errors or redirect trouble: everything is disallowed.
+- 429, 5xx after retries, timeouts, DNS or connection errors, redirect trouble: no rules can be
+  read, so nothing may be fetched (RFC 9309) and nothing may be deleted either
+  (:mod:`sync_pipelines.core.deletion_policy`): :class:`TransientSourceError` naming the
+  robots.txt URL and the cause; the crawl fails. The error is remembered for the origin.
 - Crawl-delay (capped by ``max_retry_after_s``) spaces the starts of all requests to the host.
 """
 
@@ -13,10 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
 
+from sync_pipelines.core.deletion_policy import TransientSourceError, robots_status_allows_all
 from sync_pipelines.web.fetch import Fetcher
 
 ROBOTS_MAX_BYTES = 512 * 1024
-DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 
 
 @dataclass
@@ -50,6 +54,7 @@ class RobotsCache:
     def __init__(self, fetcher: Fetcher) -> None:
         self.fetcher = fetcher
         self._robots: dict[str, Robots] = {}
+        self._errors: dict[str, TransientSourceError] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -59,14 +64,21 @@ class RobotsCache:
         Raises:
             BlockedAddressError: The address guard refused the origin.
             CrawlCancelled: The crawl was stopped.
+            TransientSourceError: robots.txt could not be read (see the module docstring).
         """
         origin = origin_of(url)
         with self._lock:
             lock = self._locks.setdefault(origin, threading.Lock())
         with lock:
+            if origin in self._errors:
+                raise self._errors[origin]
             robots = self._robots.get(origin)
             if robots is None:
-                robots = self._robots[origin] = self._load(origin)
+                try:
+                    robots = self._robots[origin] = self._load(origin)
+                except TransientSourceError as exc:
+                    self._errors[origin] = exc
+                    raise
             return robots
 
     def allows(self, url: str) -> bool:
@@ -75,20 +87,20 @@ class RobotsCache:
 
     def _load(self, origin: str) -> Robots:
         policy = self.fetcher.policy
+        url = f"{origin}/robots.txt"
         result = self.fetcher.get(
-            f"{origin}/robots.txt",
-            scope=None,
-            accept=None,
-            max_bytes=ROBOTS_MAX_BYTES,
-            truncate=True,
+            url, scope=None, accept=None, max_bytes=ROBOTS_MAX_BYTES, truncate=True
         )
-        unavailable = result.http_status is not None and 400 <= result.http_status < 500
+        status = result.http_status
         if result.outcome == "ok" and result.body is not None:
             text, note = result.body.decode("utf-8", errors="replace"), None
-        elif unavailable and result.http_status != 429:
-            text, note = "", f"robots.txt HTTP {result.http_status}: all allowed"
+        elif result.outcome == "skipped" and status in (204, 205):
+            text, note = "", f"robots.txt HTTP {status}: empty"
+        elif robots_status_allows_all(status):
+            text, note = "", f"robots.txt HTTP {status}: all allowed"
         else:
-            text, note = DISALLOW_ALL, f"robots.txt unreachable ({result.reason}): all disallowed"
+            cause = result.reason or (f"HTTP {status}" if status else result.outcome)
+            raise TransientSourceError(url, f"cannot be read: {cause}")
         parser = Protego.parse(text)
         delay = parser.crawl_delay(policy.user_agent)
         robots = Robots(parser, policy.user_agent, note=note)

@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 
+from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.devtools.web_site import LocalWebSite, Page
 from sync_pipelines.web import CrawlStats
 from tests.test_sync_pipelines.web_helpers import (
@@ -104,12 +105,30 @@ def test_robots_crawl_delay_spaces_requests(site: LocalWebSite) -> None:
     assert min(gaps) >= 0.2, gaps  # without the delay the gaps are milliseconds
 
 
-def test_robots_server_error_disallows_everything(site: LocalWebSite) -> None:
+def test_robots_server_error_fails_the_crawl_fetching_nothing(site: LocalWebSite) -> None:
     site.pages["/robots.txt"] = Page("down", "text/plain", 503)
     site.add_html("/", "Home")
-    results = run_crawl(site, max_retries=1)
-    assert statuses(results) == {"/": "skipped"}
+    with pytest.raises(TransientSourceError) as info:
+        run_crawl(site, max_retries=1)
+    assert info.value.location == site.url("/robots.txt")
+    assert info.value.cause == "cannot be read: HTTP 503 after 1 retries"
     assert page_requests(site) == []
+
+
+def test_unreadable_robots_of_another_origin_fails_only_its_pages(site: LocalWebSite) -> None:
+    other = site.base_url.replace("http://", "https://") + "/tls"  # in scope; no TLS there
+    site.add_html("/", "Home", links=[other, "/plain"])
+    site.add_html("/plain", "Plain")
+    results = run_crawl(site, max_retries=0)
+    assert statuses(results) == {"/": "fetched", "/plain": "fetched", "/tls": "failed"}
+    reason = results["/tls"].reason or ""
+    assert reason.startswith(other.replace("/tls", "/robots.txt: cannot be read: ")), reason
+
+
+def test_robots_client_error_allows_everything(site: LocalWebSite) -> None:
+    site.pages["/robots.txt"] = Page("no", "text/plain", 403)
+    site.add_html("/", "Home")
+    assert statuses(run_crawl(site)) == {"/": "fetched"}
 
 
 def test_sitemap_discovery(site: LocalWebSite) -> None:

@@ -135,7 +135,7 @@ def test_gone_and_denied_statuses(site: LocalWebSite) -> None:
     assert {p: (r.status, r.reason) for p, r in results.items() if p != "/"} == {
         "/missing": ("gone", "HTTP 404"),
         "/removed": ("gone", "HTTP 410"),
-        "/private": ("skipped", "HTTP 403 (access denied)"),
+        "/private": ("failed", "HTTP 403 (access denied)"),
         "/teapot": ("failed", "HTTP 418"),
     }
 
