@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.web.fetch import Fetcher
 from sync_pipelines.web.urls import Scope, strip_fragment
 
@@ -84,6 +85,8 @@ def discover_sitemap_urls(
 
     Raises:
         BlockedAddressError: The address guard refused a sitemap's host.
+        TransientSourceError: A sitemap could not be read (5xx, timeout, connection error),
+            so the crawl cannot tell which pages are gone.
         CrawlCancelled: The crawl was stopped.
     """
     queue = [f"{origin}/sitemap.xml", *robots_sitemaps]
@@ -96,6 +99,9 @@ def discover_sitemap_urls(
             continue
         seen.add(url)
         result = fetcher.get(url, scope=scope, accept=None, max_bytes=cap)
+        if result.outcome == "failed":
+            # Pages only this sitemap lists would look unreachable and lose their chunks.
+            raise TransientSourceError(url, result.reason or "cannot be read")
         if result.outcome != "ok" or result.body is None:
             continue
         kind, locations = parse_sitemap(result.body)

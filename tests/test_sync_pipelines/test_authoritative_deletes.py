@@ -115,6 +115,7 @@ def stop(site: LocalWebSite) -> str:
         ("robots_503", "/robots.txt", "cannot be read: HTTP 503 after 1 retries"),
         ("robots_timeout", "/robots.txt", "cannot be read: timed out after 1s (after 1 retries)"),
         ("start_503", "/", "HTTP 503 after 1 retries"),
+        ("sitemap_503", "/sitemap.xml", "HTTP 503 after 1 retries"),
         ("unresolvable_host", "http://docs.chroma-sync.invalid/robots.txt", "DNS lookup failed"),
         ("nothing_listens", "/robots.txt", "connection refused (after 1 retries)"),
     ],
@@ -128,6 +129,8 @@ def test_transient_web_answers_fail_the_run_and_touch_nothing(
         site.pages["/robots.txt"] = Page("down", "text/plain", 503)
     elif breakage == "robots_timeout":
         site.pages["/robots.txt"] = Page("User-agent: *\nAllow: /\n", "text/plain", delay_s=3)
+    elif breakage == "sitemap_503":  # pages only it lists would look unreachable
+        site.pages["/sitemap.xml"] = Page("down", "text/plain", 503)
     elif breakage == "start_503":  # its known links still lead to readable pages
         site.pages["/"] = Page("<h1>down</h1>", status=503)
     elif breakage == "unresolvable_host":
