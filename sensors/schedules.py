@@ -10,8 +10,9 @@ launched by the invocation sensor:
 - web: one re-crawl into its ``target_collection_name``;
 - S3 with ``auto_sync: direct``: a reconcile, one invocation per object whose ETag differs from
   the collection's ``version_key`` and one per document the bucket no longer has. A listing
-  that fails (or ends early) queues nothing for that source: the tick logs and reports
-  ``s3://bucket/prefix: <cause>`` (in its skip reason when nothing else was queued).
+  that fails (or ends early) queues nothing for that source and records one ``failed``
+  invocation (object key: the prefix) whose error is ``scheduled reconcile:
+  s3://bucket/prefix: <cause>``; the tick logs and reports it too.
 
 A source whose previous invocation is still active is skipped for that tick (409 semantics).
 Missed ticks (the daemon was down) collapse into one re-sync. The cursor is the time of the
@@ -102,7 +103,20 @@ def _reconcile_s3(
     config = source.s3
     assert config is not None
     client = s3.client_for_source(store, source)
-    bucket = list_bucket(client, config.bucket_name, config.path_prefix or "")
+    prefix = config.path_prefix or ""
+    try:
+        bucket = list_bucket(client, config.bucket_name, prefix)
+    except TransientSourceError as exc:
+        # Visible through the API like any invocation: the reconcile failed, nothing changed.
+        metadata = IndexJobMetadata.model_validate(
+            {
+                "s3": {"bucket_name": config.bucket_name, "object_key": prefix},
+                "database_name": source.database_name,
+                "collection_name": config.collection_name,
+            }
+        )
+        store.record_failed_invocation(source.id, metadata, f"scheduled reconcile: {exc}")
+        raise
     collection = chroma.get_collection(
         source.database_name,
         config.collection_name,

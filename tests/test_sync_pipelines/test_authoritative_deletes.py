@@ -261,7 +261,7 @@ def tick() -> dg.SensorResult:
         ("truncate", "listing truncated without a continuation token"),
     ],
 )
-def test_failed_s3_listing_queues_nothing_and_reports_the_cause(
+def test_failed_s3_listing_fails_the_reconcile_and_touches_nothing(
     s3_server: LocalS3Server, s3_client: Any, bucket: str, proxy: _Proxy, mode: str, cause: str
 ) -> None:
     keys = ("a.md", "b.md", "c.md")
@@ -285,7 +285,9 @@ def test_failed_s3_listing_queues_nothing_and_reports_the_cause(
 
     assert result.skip_reason is not None
     assert f"source {source.id}: s3://{bucket}/: {cause}" in str(result.skip_reason)
-    assert catalog().list_invocations(s3_helpers.DATABASE, source_id=source.id, limit=10) == []
+    (failed,) = catalog().list_invocations(s3_helpers.DATABASE, source_id=source.id, limit=10)
+    assert failed.status.word.value == "failed"
+    assert failed.status.error == f"scheduled reconcile: s3://{bucket}/: {cause}"
     assert coll.get(include=["documents", "metadatas"]) == before
 
 
