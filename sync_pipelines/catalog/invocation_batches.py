@@ -221,6 +221,28 @@ class InvocationBatchesMixin(CatalogBase):
                 session.connection().execute(statement, params)
         return [i for i in ids if i in active]
 
+    def processing_run_ids(self, limit: int = 1000) -> list[str]:
+        """Return the distinct run ids that invocations are ``processing`` for (reconciler)."""
+        query = (
+            select(InvocationRow.run_id)
+            .where(InvocationRow.status == "processing", InvocationRow.run_id.is_not(None))
+            .distinct()
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [run_id for run_id in session.scalars(query) if run_id]
+
+    def pending_ids_before(self, cutoff: datetime, limit: int = 1000) -> list[uuid.UUID]:
+        """Return the ids of ``pending`` invocations created before ``cutoff``, oldest first."""
+        query = (
+            select(InvocationRow.id)
+            .where(InvocationRow.status == "pending", InvocationRow.created_at < cutoff)
+            .order_by(InvocationRow.created_at.asc(), InvocationRow.id.asc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
     def count_pending(self, source_id: uuid.UUID, *, limit: int | None = None) -> int:
         """Count the ``pending`` invocations of ``source_id`` (stop counting at ``limit``)."""
         inner = select(InvocationRow.id).where(

@@ -4,7 +4,7 @@ Used by the tests, the benchmarks and ``chroma-sync serve``. The instance queues
 1 s dequeue interval and launches up to four at once (dequeue threads); jobs run their ops in
 process, so an invocation reaches ``processing`` a few seconds after it is accepted. The asset
 and freshness daemons are off: chroma-sync defines no assets, and each would otherwise tick
-(and take CPU) every few seconds for nothing.
+(and take CPU) every few seconds for nothing. Run monitoring is on (see :data:`RUN_MONITORING`).
 """
 
 import contextlib
@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+import yaml
 
 from sync_pipelines.devtools.local_s3 import stop_process_group
 from sync_pipelines.devtools.ports import free_port_block
@@ -33,7 +35,19 @@ storage:
   postgres:
     postgres_url: {url}
 """
-INSTANCE_SETTINGS = """\
+RUN_MONITORING = """\
+run_monitoring:
+  # Fail runs stuck STARTING / NOT_STARTED, end runs stuck CANCELING. The default run
+  # launcher cannot check a run worker's health, and runs are not resumable mid-op: the
+  # chroma-sync reconciler sensor finds dead workers and fails or relaunches invocations.
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 30
+"""
+INSTANCE_SETTINGS = (
+    """\
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
@@ -53,6 +67,8 @@ telemetry:
 nux:
   enabled: false
 """
+    + RUN_MONITORING
+)
 DAGSTER_YAML = SQLITE_STORAGE + INSTANCE_SETTINGS
 #: Dagster's SQLite storage files under ``<DAGSTER_HOME>/storage`` (run, event-log index and
 #: schedule storage), each stamped with its alembic revision when created.
@@ -63,6 +79,9 @@ PSYCOPG2_SCHEME = "postgresql+psycopg2://"
 
 def write_instance_config(dagster_home: Path, postgres_url: str | None = None) -> Path:
     """Write ``dagster.yaml`` into ``dagster_home`` unless one exists; return the folder.
+
+    An existing file is kept as it is, except that one without a ``run_monitoring`` section
+    (every home made before it was shipped) gets :data:`RUN_MONITORING` appended.
 
     Args:
         dagster_home: The instance folder (``DAGSTER_HOME``).
@@ -86,7 +105,24 @@ def write_instance_config(dagster_home: Path, postgres_url: str | None = None) -
             else SQLITE_STORAGE.format(storage=dagster_home / "storage")
         )
         config.write_text(storage + INSTANCE_SETTINGS)
+    else:
+        add_run_monitoring(config)
     return dagster_home
+
+
+def add_run_monitoring(config: Path) -> bool:
+    """Append :data:`RUN_MONITORING` to ``config`` unless it configures run monitoring.
+
+    Returns:
+        Whether the file was changed.
+    """
+    text = config.read_text()
+    settings = yaml.safe_load(text) or {}
+    if not isinstance(settings, dict) or "run_monitoring" in settings:
+        return False
+    separator = "" if not text or text.endswith("\n") else "\n"
+    config.write_text(text + separator + RUN_MONITORING)
+    return True
 
 
 def sqlite_storage_ready(storage_dir: Path) -> bool:

@@ -33,6 +33,9 @@ from sync_pipelines.schemas import IndexJobMetadata
 
 TRIGGERS = frozenset({GIT_BRANCH_TRIGGER})
 """Values of ``chroma_sync/trigger`` whose runs record their own invocation."""
+RELEASED_TAG = "chroma_sync/released"
+"""Set (to ``true``) on a run the reconciler released: it no longer holds its run key, and the
+run-status sensors leave its invocations alone (they are pending, to be launched again)."""
 
 
 def invocation_id(tags: Mapping[str, str]) -> uuid.UUID | None:
@@ -78,12 +81,22 @@ def batch_invocation_ids(run_config: Mapping[str, Any]) -> list[uuid.UUID]:
     return ids
 
 
+def covered_invocation_ids(
+    tags: Mapping[str, str], run_config: Mapping[str, Any]
+) -> list[uuid.UUID]:
+    """Return the invocations a run was started for: its tagged one, or its batch's."""
+    single = invocation_id(tags)
+    return [single] if single is not None else batch_invocation_ids(run_config)
+
+
 def fail_run_invocations(
     store: Catalog,
     tags: Mapping[str, str],
     run_id: str,
     run_config: Mapping[str, Any],
     error: str,
+    *,
+    pending: bool = True,
 ) -> list[uuid.UUID]:
     """Fail every invocation a run still holds.
 
@@ -93,14 +106,31 @@ def fail_run_invocations(
     and those of its batch still ``pending`` (it died before claiming them: its run key will
     not be proposed again).
 
+    Args:
+        store: The catalog.
+        tags: The run's tags.
+        run_id: The run.
+        run_config: The run's config (a batch run lists its invocations there).
+        error: The error text.
+        pending: Also fail the run's invocations that are still ``pending``; ``False`` leaves
+            them to the reconciler, which launches them again once.
+
     Returns:
         The ids failed.
     """
     if is_batch_run(tags):
         failed = store.fail_processing_by_run_id(run_id, error)
+        if not pending:
+            return failed
         return failed + store.fail_pending_many(batch_invocation_ids(run_config), error)
     inv = run_invocation(store, tags, run_id)
-    if inv is not None and store.fail_for_run(inv, run_id, error):
+    if inv is None:
+        return []
+    if not pending:
+        record = store.get_invocation_record(inv)
+        if record is None or record.job.status.word != "processing" or record.run_id != run_id:
+            return []
+    if store.fail_for_run(inv, run_id, error):
         return [inv]
     return []
 
