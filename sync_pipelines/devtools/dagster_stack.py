@@ -41,10 +41,10 @@ run_monitoring:
   # launcher cannot check a run worker's health, and runs are not resumable mid-op: the
   # chroma-sync reconciler sensor finds dead workers and fails or relaunches invocations.
   enabled: true
-  start_timeout_seconds: 180
+  start_timeout_seconds: 60
   cancel_timeout_seconds: 180
   max_resume_run_attempts: 0
-  poll_interval_seconds: 30
+  poll_interval_seconds: 10
 """
 INSTANCE_SETTINGS = (
     """\

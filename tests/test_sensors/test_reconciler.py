@@ -289,5 +289,5 @@ def test_new_and_existing_homes_get_run_monitoring(tmp_path: Path) -> None:
             assert configured.run_monitoring_enabled is enabled
     assert (old / "dagster.yaml").read_text().count("run_monitoring:") == 1
     with dg.DagsterInstance.from_config(str(old)) as configured:
-        assert configured.run_monitoring_start_timeout_seconds == 180
+        assert configured.run_monitoring_start_timeout_seconds == 60
         assert configured.run_monitoring_max_resume_run_attempts == 0
