@@ -113,8 +113,8 @@ def web_source(api: Api, url: str) -> str:
     return str(response.json()["source_id"])
 
 
-def invoke(api: Api, source_id: str) -> str:
-    body = {"target_collection_name": f"site-{uuid.uuid4().hex[:8]}"}
+def invoke(api: Api, source_id: str, collection: str | None = None) -> str:
+    body = {"target_collection_name": collection or f"site-{uuid.uuid4().hex[:8]}"}
     response = api.call("POST", f"/api/v1/sources/{source_id}/invocations", json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["invocation_id"])
@@ -145,22 +145,36 @@ def worker_of(catalog: Catalog, invocation_id: str, stack: DagsterStack) -> tupl
     return record.run_id, event.pid
 
 
-def start_slow_sync(api: Api, catalog: Catalog, site: Site, source_id: str) -> str:
+def start_slow_sync(
+    api: Api, catalog: Catalog, site: Site, source_id: str, collection: str | None = None
+) -> str:
     """Invoke a sync of the slow site and return once its run is fetching ``/slow``."""
     site.release.clear()
     site.site.clear_log()
-    invocation_id = invoke(api, source_id)
+    invocation_id = invoke(api, source_id, collection)
     wait_until(lambda: site.site.requests_for("/slow"), "the run to fetch /slow")
     assert word(api.status(invocation_id)) == "processing"
     return invocation_id
 
 
+def snapshot(chroma: ChromaServer, name: str) -> dict[str, tuple[str, Any]]:
+    """Ids, documents and metadata of a collection on the stack's Chroma server."""
+    import chromadb
+
+    client = chromadb.HttpClient(host="127.0.0.1", port=chroma.port, database=DATABASE)
+    got = client.get_collection(name).get(include=["documents", "metadatas"])
+    return {
+        cid: (doc, meta)
+        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+    }
+
+
 def test_killed_run_worker_fails_its_invocation_and_the_next_one_completes(
-    api: tuple[Api, Catalog], stack: DagsterStack, site: Site
+    api: tuple[Api, Catalog], stack: DagsterStack, site: Site, chroma: ChromaServer
 ) -> None:
     client, catalog = api
     source_id = web_source(client, site.site.url("/"))
-    invocation_id = start_slow_sync(client, catalog, site, source_id)
+    invocation_id = start_slow_sync(client, catalog, site, source_id, "site-killed")
     run_id, pid = worker_of(catalog, invocation_id, stack)
 
     os.kill(pid, signal.SIGKILL)
@@ -169,8 +183,12 @@ def test_killed_run_worker_fails_its_invocation_and_the_next_one_completes(
     assert word(final) == "failed"
     assert final["failed"]["error"].startswith(f"run {run_id} died: "), final
     site.release.set()
-    again = invoke(client, source_id)
+    again = invoke(client, source_id, "site-killed")
     assert word(client.wait(again, timeout=DEADLINE_S)[-1]) == "complete"
+    fresh = invoke(client, source_id, "site-fresh")
+    assert word(client.wait(fresh, timeout=DEADLINE_S)[-1]) == "complete"
+    killed, clean = snapshot(chroma, "site-killed"), snapshot(chroma, "site-fresh")
+    assert len(killed) == 2 and killed == clean  # the home page and /slow
 
 
 def orphan_run(catalog: Catalog, invocation_id: str) -> str:
