@@ -163,6 +163,30 @@ class Settings(BaseSettings):
         description="Pending S3/upload invocations of one source that one Dagster run serves.",
     )
 
+    # --- Big objects (issue 12) ---
+    stream_object_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        gt=0,
+        description=(
+            "S3 objects larger than this are synced after the rest of their batch: downloaded "
+            "to a temporary file, chunked from the stream, embedded and written in bounded "
+            "groups (memory does not grow with the object)."
+        ),
+    )
+    max_object_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description=(
+            "Per-object time budget of a streamed (big) object, from its download until its "
+            "last group is embedded; over it, its invocation fails and nothing is written."
+        ),
+    )
+    max_object_chunks: int = Field(
+        default=250_000,
+        gt=0,
+        description="Most chunks one object may produce; above it, its invocation fails.",
+    )
+
     @property
     def home_dir(self) -> Path:
         """The home folder, user-expanded."""

@@ -19,6 +19,7 @@ from sync_pipelines.core.writer import (
     CollectionLike,
     EmbedFn,
     WriteCounts,
+    embed_unique,
     float32_rows,
     identity_filter,
     read_stored,
@@ -135,7 +136,7 @@ def sync_documents(
 
     to_embed = [record for plan in plans for record in plan.embed]
     started = time.perf_counter()
-    vectors = list(embed([r.document for r in to_embed])) if to_embed else []
+    vectors = embed_unique(embed, [r.document for r in to_embed])
     embed_seconds = time.perf_counter() - started
 
     for span in _spans(len(to_embed), max_batch_size):

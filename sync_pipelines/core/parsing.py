@@ -5,9 +5,11 @@ and everything else must be strict UTF-8 text. Anything that cannot become text 
 :class:`ParseError`, whose message names the object and the reason.
 """
 
+import codecs
 import io
 import re
-from pathlib import PurePosixPath
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 
 from bs4 import BeautifulSoup, UnicodeDammit
 from markdownify import ATX, MarkdownConverter
@@ -131,6 +133,73 @@ def parse_object(key: str, data: bytes, content_type: str | None = None) -> Pars
         html = _decode_html(key, data, content_type or "")
         return ParsedDocument(_normalise(_html_to_markdown(html)), "markdown")
     return ParsedDocument(_normalise(_decode_utf8(key, data)), language)
+
+
+_READ_BLOCK = 1024 * 1024
+
+
+def is_plain_text(key: str, head: bytes, content_type: str | None = None) -> bool:
+    """Whether :func:`parse_object` would read an object as UTF-8 text (not PDF, not HTML).
+
+    Args:
+        key: The object's key.
+        head: The object's first bytes (512 are enough).
+        content_type: The MIME type reported by the source, if any.
+    """
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    language = detect_language(key)
+    if head.startswith(b"%PDF-") or mime == "application/pdf" or key.lower().endswith(".pdf"):
+        return False
+    html = language == "html" or mime in _HTML_CONTENT_TYPES
+    return not (html or _looks_like_html(language, head))
+
+
+def check_text_file(key: str, path: Path) -> None:
+    """Check a file is text :func:`parse_object` accepts, reading it block by block.
+
+    Raises:
+        ParseError: The same error :func:`parse_object` raises on the file's bytes.
+    """
+    with path.open("rb") as file:
+        offset = 0
+        while block := file.read(_READ_BLOCK):
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                raise ParseError(key, f"binary content (NUL byte at offset {offset + nul})")
+            offset += len(block)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as file:
+        skip = len(_UTF8_BOM) if file.read(len(_UTF8_BOM)) == _UTF8_BOM else 0
+        file.seek(skip)
+        fed = skip
+        while True:
+            block = file.read(_READ_BLOCK)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                at = fed - pending + exc.start
+                raise ParseError(
+                    key,
+                    f"not valid UTF-8 text ({exc.reason} 0x{exc.object[exc.start]:02x} "
+                    f"at offset {at})",
+                ) from None
+            if not block:
+                return
+            fed += len(block)
+
+
+def text_lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 text file, as splitting ``parse_object(...).text`` on LF gives them.
+
+    The file must have passed :func:`check_text_file`; only one line is held at a time.
+    """
+    with path.open(encoding="utf-8-sig", newline="\n") as file:
+        line = ""
+        for line in file:
+            yield line[:-2] if line.endswith("\r\n") else line.removesuffix("\n")
+        if not line or line.endswith("\n"):
+            yield ""
 
 
 def _normalise(text: str) -> str:

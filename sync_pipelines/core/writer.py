@@ -29,6 +29,19 @@ def float32_rows(vectors: Sequence[Any], rows: Iterable[int]) -> list[Any]:
     return [numpy.asarray(vectors[i], dtype=numpy.float32) for i in rows]
 
 
+def embed_unique(embed: EmbedFn, texts: Sequence[str]) -> list[Any]:
+    """Embed ``texts``, each distinct text once; one vector per text, in order."""
+    if not texts:
+        return []
+    index: dict[str, int] = {}
+    for text in texts:
+        index.setdefault(text, len(index))
+    if len(index) == len(texts):
+        return list(embed(list(texts)))
+    vectors = list(embed(list(index)))
+    return [vectors[index[text]] for text in texts]
+
+
 class CollectionLike(Protocol):
     """The part of ``chromadb.Collection`` the writer uses."""
 
@@ -120,7 +133,7 @@ def sync_document(
     plan = plan_document_sync(records, stored, prefix=prefix)
 
     started = time.perf_counter()
-    vectors = list(embed([r.document for r in plan.embed])) if plan.embed else []
+    vectors = embed_unique(embed, [r.document for r in plan.embed])
     embed_seconds = time.perf_counter() - started
 
     for span in _batches(len(plan.embed), max_batch_size):

@@ -16,6 +16,7 @@ from pydantic import Field
 from sync_pipelines.catalog import Catalog, InvocationRecord
 from sync_pipelines.catalog.base import utcnow
 from sync_pipelines.catalog.invocation_batches import InvocationOutcome
+from sync_pipelines.core.staged_writer import Budget
 from sync_pipelines.names import SYNC_S3_BATCH_OP
 from sync_pipelines.ops.documents import NETWORK_RETRY
 from sync_pipelines.ops.s3_batch_runner import BatchReport, S3BatchRunner
@@ -24,7 +25,7 @@ from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
 from sync_pipelines.resources.s3 import SyncS3Resource
-from sync_pipelines.settings import DEFAULT_MAX_OBJECT_BYTES
+from sync_pipelines.settings import DEFAULT_MAX_OBJECT_BYTES, get_settings
 
 MAX_ERRORS_SHOWN = 5
 
@@ -72,7 +73,8 @@ def fail_batch(
     description=(
         "Claim the batch's pending invocations, then for each object: download it (size cap "
         "first), parse and chunk it, embed changed chunks (several documents per embedding "
-        "call) and replace its chunks; each invocation completes or fails on its own."
+        "call) and replace its chunks; each invocation completes or fails on its own. Big "
+        "objects go last, one at a time, streamed in bounded groups within a per-object budget."
     ),
     retry_policy=NETWORK_RETRY,
 )
@@ -101,6 +103,7 @@ def sync_s3_batch_op(
     except S3SourceError as exc:
         report = fail_batch(store, context.run_id, records, exc.reason)
     else:
+        settings = get_settings()
         runner = S3BatchRunner(
             reader,
             store,
@@ -109,6 +112,8 @@ def sync_s3_batch_op(
             run_id=context.run_id,
             max_object_bytes=config.max_object_bytes,
             log=context.log.info,
+            stream_object_bytes=settings.stream_object_bytes,
+            budget=Budget(settings.max_object_seconds, settings.max_object_chunks),
         )
         report = runner.run(records)
     seconds = time.perf_counter() - started

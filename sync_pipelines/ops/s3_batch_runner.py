@@ -6,6 +6,11 @@ one embedding call and shared Chroma writes per group of documents of one collec
 invocation ends on its own: one object's failure fails only its invocation, with the error text
 the single-object job gives (``s3://bucket/key: reason``). Transient S3 and Chroma errors are
 retried a few times first. Outcomes go to the catalog one transaction per group.
+
+Objects over ``stream_object_bytes`` (known from their HEAD) are set aside and synced one at a
+time after every smaller object of the batch has finished, through the bounded-memory path of
+:mod:`sync_pipelines.ops.s3_big` within their time and chunk budget; a big object therefore
+never holds up the small ones, and over budget it fails alone.
 """
 
 from collections import deque
@@ -19,9 +24,16 @@ from sync_pipelines.catalog import Catalog, InvocationRecord
 from sync_pipelines.catalog.base import utcnow
 from sync_pipelines.catalog.invocation_batches import InvocationOutcome
 from sync_pipelines.core.batch_writer import DocumentWrite, sync_documents
+from sync_pipelines.core.staged_writer import Budget, OverBudgetError
 from sync_pipelines.core.writer import WriteCounts
-from sync_pipelines.ops.documents import ChunkedDocument, SyncTarget, chunk_fetched, open_target
-from sync_pipelines.ops.s3_reader import S3SourceReader
+from sync_pipelines.ops.documents import (
+    ChunkedDocument,
+    FetchedDocument,
+    SyncTarget,
+    chunk_fetched,
+    open_target,
+)
+from sync_pipelines.ops.s3_reader import ObjectHead, S3SourceReader
 from sync_pipelines.ops.transient import describe, is_transient, is_transient_write, retrying
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
@@ -41,6 +53,7 @@ class BatchItem:
     started_at: datetime
     chunked: ChunkedDocument | None = None
     error: str | None = None
+    big: bool = False
 
 
 @dataclass
@@ -78,8 +91,12 @@ class S3BatchRunner:
         run_id: str,
         max_object_bytes: int,
         log: Callable[[str], None],
+        stream_object_bytes: int | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.reader = reader
+        self.stream_object_bytes = stream_object_bytes or max_object_bytes
+        self.budget = budget or Budget()
         self.store = store
         self.chroma = chroma
         self.embedder = embedder
@@ -96,6 +113,7 @@ class S3BatchRunner:
         pending = iter(records)
         futures: deque[Future[BatchItem]] = deque()
         group: list[BatchItem] = []
+        big: list[BatchItem] = []
         with ThreadPoolExecutor(FETCH_WORKERS, thread_name_prefix="s3-batch") as pool:
 
             def top_up() -> None:
@@ -110,6 +128,9 @@ class S3BatchRunner:
             while futures:
                 item = futures.popleft().result()
                 top_up()
+                if item.big:
+                    big.append(item)
+                    continue
                 if item.chunked is None:
                     self._finish(item, item.error or f"{item.uri}: failed")
                     continue
@@ -123,6 +144,8 @@ class S3BatchRunner:
             if group:
                 self._write(group)
         self._flush()
+        for item in big:
+            self._write_big(item)
         return self.report
 
     def _warm(self, target_collection: str) -> None:
@@ -140,21 +163,63 @@ class S3BatchRunner:
         if record.source_type != "s3" or record.job.source_id != self.reader.source.id:
             item.error = f"{item.uri}: the invocation is not one of source {self.reader.source.id}"
             return item
-        try:
-            fetched = retrying(
-                lambda: self.reader.fetch(
-                    key,
-                    custom_id=record.custom_id,
-                    metadata=record.extra_metadata,
-                    target_collection=record.job.metadata.collection_name,
-                    max_object_bytes=self.max_object_bytes,
-                ),
-                transient=is_transient,
+        target = record.job.metadata.collection_name
+
+        def fetch() -> FetchedDocument | ObjectHead:
+            head = self.reader.head(key, max_object_bytes=self.max_object_bytes)
+            if head is not None and head.size > self.stream_object_bytes:
+                return head
+            return self.reader.fetch_head(
+                key,
+                head,
+                custom_id=record.custom_id,
+                metadata=record.extra_metadata,
+                target_collection=target,
             )
+
+        try:
+            fetched = retrying(fetch, transient=is_transient)
+            if isinstance(fetched, ObjectHead):
+                item.big = True
+                return item
             item.chunked = chunk_fetched(fetched)
+            self.budget.check(len(item.chunked.records))
+        except OverBudgetError as exc:
+            item.error, item.chunked = f"{item.uri}: {exc.reason}", None
         except Exception as exc:
             item.error = describe(item.uri, exc)
         return item
+
+    def _write_big(self, item: BatchItem) -> None:
+        """Sync one object set aside as big, on its own, and finish its invocation."""
+        # Parsers and grammars load on first use, not when Dagster imports the ops.
+        from sync_pipelines.ops.s3_big import BigObject, sync_big_object
+
+        record = item.record
+        target = self.reader.target(record.job.metadata.collection_name)
+        item.started_at = utcnow()
+        opened = self._open(target, item.uri)
+        error = None if opened.reason is None else f"{item.uri}: {opened.reason}"
+        if error is None:
+            key, extra = record.object_key or "", dict(record.extra_metadata or {})
+            try:
+                counts = sync_big_object(
+                    self.reader,
+                    BigObject(key, target, record.custom_id, extra),
+                    collection=opened.collection,
+                    embed=opened.embed,
+                    max_batch_size=opened.max_batch,
+                    max_object_bytes=self.max_object_bytes,
+                    budget=self.budget,
+                )
+                problem = None if opened.ingest_marked else self._mark_ingested(opened)
+                if problem is not None:
+                    raise problem
+                self._count(counts)
+            except Exception as exc:
+                error = describe(item.uri, exc)
+        self._finish(item, error)
+        self._flush()
 
     @staticmethod
     def _target_key(target: SyncTarget) -> tuple[str, str, str | None]:

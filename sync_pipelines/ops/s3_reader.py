@@ -1,12 +1,14 @@
 """Read objects of one S3 source: the source, its credential and client resolved once.
 
 Shared by the single-object job and the batch job. :meth:`S3SourceReader.fetch` is thread-safe
-(boto3 clients are), so a batch fetches several objects at once.
+(boto3 clients are), so a batch fetches several objects at once. Only "no such key" (HEAD 404)
+says an object is gone; any other S3 error propagates and fails the invocation, deleting nothing.
 """
 
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +32,19 @@ def is_missing(exc: ClientError) -> bool:
     """Whether an S3 error says the object does not exist."""
     code = str(exc.response.get("Error", {}).get("Code", ""))
     return code in {"404", "NoSuchKey", "NotFound"}
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """What HEAD said about an object: its size, ETag (quoted, as S3 sends it) and type."""
+
+    key: str
+    size: int
+    etag: str
+    content_type: str | None = None
+
+
+DOWNLOAD_BLOCK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -106,12 +121,55 @@ class S3SourceReader:
             dg.Failure: Not retryable, naming the object: outside the path prefix, or too big.
             botocore.exceptions.ClientError: Any other S3 error (retryable or not).
         """
+        head = self.head(object_key, max_object_bytes=max_object_bytes)
+        return self.fetch_head(
+            object_key,
+            head,
+            custom_id=custom_id,
+            metadata=metadata,
+            target_collection=target_collection,
+            log=log,
+        )
+
+    def head(self, object_key: str, *, max_object_bytes: int) -> ObjectHead | None:
+        """HEAD one object, checking the path prefix and the size cap.
+
+        Returns:
+            Its size and ETag, or ``None`` when S3 says it does not exist.
+
+        Raises:
+            dg.Failure: Not retryable, naming the object: outside the path prefix, or too big.
+            botocore.exceptions.ClientError: Any S3 error other than "no such key".
+        """
         config = self.config
         uri = self.uri(object_key)
         if config.path_prefix and not object_key.startswith(config.path_prefix):
             raise failure(
                 uri, f"object key is outside the source's path prefix {config.path_prefix!r}"
             )
+        try:
+            head = self.client.head_object(Bucket=config.bucket_name, Key=object_key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise
+        size = int(head["ContentLength"])
+        if size > max_object_bytes:
+            raise failure(uri, f"object is {size} bytes, over the {max_object_bytes}-byte size cap")
+        return ObjectHead(object_key, size, str(head["ETag"]), head.get("ContentType"))
+
+    def fetch_head(
+        self,
+        object_key: str,
+        head: ObjectHead | None,
+        *,
+        custom_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        target_collection: str | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> FetchedDocument:
+        """Download an object :meth:`head` described into memory (``None``: it is gone)."""
+        uri = self.uri(object_key)
         common: dict[str, Any] = {
             "target": self.target(target_collection),
             "uri": uri,
@@ -119,19 +177,12 @@ class S3SourceReader:
             "custom_id": custom_id,
             "extra_metadata": dict(metadata or {}),
         }
-        try:
-            head = self.client.head_object(Bucket=config.bucket_name, Key=object_key)
-        except ClientError as exc:
-            if is_missing(exc):
-                if log is not None:
-                    log(f"{uri} no longer exists: its chunks will be removed")
-                return FetchedDocument(version_key=None, data=None, **common)
-            raise
-        size = int(head["ContentLength"])
-        if size > max_object_bytes:
-            raise failure(uri, f"object is {size} bytes, over the {max_object_bytes}-byte size cap")
+        if head is None:
+            if log is not None:
+                log(f"{uri} no longer exists: its chunks will be removed")
+            return FetchedDocument(version_key=None, data=None, **common)
         body = self.client.get_object(
-            Bucket=config.bucket_name, Key=object_key, IfMatch=head["ETag"]
+            Bucket=self.config.bucket_name, Key=object_key, IfMatch=head.etag
         )
         data: bytes = body["Body"].read()
         etag = str(body["ETag"]).strip('"')
@@ -140,3 +191,23 @@ class S3SourceReader:
         return FetchedDocument(
             version_key=etag, data=data, content_type=body.get("ContentType"), **common
         )
+
+    def download(self, head: ObjectHead, path: Path) -> ObjectHead:
+        """Stream the object HEAD described into ``path`` (never whole in memory).
+
+        Returns:
+            What the GET answered: size written, ETag and content type.
+
+        Raises:
+            botocore.exceptions.ClientError: Any S3 error (``PreconditionFailed``: the object
+                changed since the HEAD).
+        """
+        body = self.client.get_object(
+            Bucket=self.config.bucket_name, Key=head.key, IfMatch=head.etag
+        )
+        size = 0
+        with path.open("wb") as file:
+            for block in body["Body"].iter_chunks(DOWNLOAD_BLOCK):
+                file.write(block)
+                size += len(block)
+        return ObjectHead(head.key, size, str(body["ETag"]), body.get("ContentType"))

@@ -13,7 +13,7 @@ from itertools import pairwise
 from typing import Literal
 
 from sync_pipelines.core.chunking.lines import LineIndex
-from sync_pipelines.core.chunking.packing import Span, pack
+from sync_pipelines.core.chunking.packing import Packed, Span, pack_resumable
 from sync_pipelines.core.types import Chunk
 
 Kind = Literal["section", "block"]
@@ -34,10 +34,15 @@ def chunk_markdown(text: str, max_size_bytes: int) -> list[Chunk]:
     Returns:
         The chunks in document order.
     """
+    return chunk_markdown_resumable(text, max_size_bytes).chunks
+
+
+def chunk_markdown_resumable(text: str, max_size_bytes: int) -> Packed:
+    """:func:`chunk_markdown`, also saying from which row chunking may resume (streaming)."""
     index = LineIndex(text, max_size_bytes)
     layout = _Layout(index.lines)
     starts = [row for row in range(len(index)) if layout.heading_start[row]]
-    return pack(index, _tile(starts, 0, len(index) - 1, "section"), layout.expand)
+    return pack_resumable(index, _tile(starts, 0, len(index) - 1, "section"), layout.expand)
 
 
 class _Layout:
@@ -100,3 +105,16 @@ class _Layout:
 def _tile(starts: Sequence[int], start: int, end: int, kind: Kind) -> list[Span[Kind]]:
     bounds = [start, *(row for row in starts if start < row <= end), end + 1]
     return [Span(a, b - 1, kind) for a, b in pairwise(bounds) if a < b]
+
+
+def fence_after(fence: str | None, line: str) -> str | None:
+    """The open fence marker after ``line`` given the one before (``None``: not in a fence)."""
+    match = _FENCE.match(line)
+    if fence is not None:
+        return None if match and _Layout._closes(fence, match.group(1), line) else fence
+    return match.group(1) if match else None
+
+
+def is_atx_heading(line: str) -> bool:
+    """Whether ``line`` is an ATX heading line (when outside fenced code)."""
+    return _ATX_HEADING.match(line) is not None

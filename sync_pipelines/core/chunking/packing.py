@@ -50,10 +50,34 @@ def pack(index: LineIndex, spans: Sequence[Span[T]], expand: Expand[T]) -> list[
     Returns:
         The chunks in document order.
     """
+    return pack_resumable(index, spans, expand).chunks
+
+
+@dataclass(frozen=True)
+class Packed:
+    """The chunks of :func:`pack_resumable` and where packing last started afresh.
+
+    Attributes:
+        chunks: The chunks in document order.
+        resume_row: First row of the last top-level span at which packing held nothing
+            (nothing before it could still merge with what follows).
+        final: How many chunks were emitted before ``resume_row``: packing more rows after
+            the last span would emit exactly these first, then what packing from
+            ``resume_row`` alone gives.
+    """
+
+    chunks: list[Chunk]
+    resume_row: int
+    final: int
+
+
+def pack_resumable(index: LineIndex, spans: Sequence[Span[T]], expand: Expand[T]) -> Packed:
+    """:func:`pack`, also reporting the last top-level point where packing started afresh."""
     chunks: list[Chunk] = []
     current: tuple[int, int] | None = None
     pending: list[Span[T] | None] = list(reversed(spans))
     depth = 0
+    resume_row, final = (spans[0].start if spans else 0), 0
     while pending:
         span = pending.pop()
         if span is None:
@@ -69,11 +93,15 @@ def pack(index: LineIndex, spans: Sequence[Span[T]], expand: Expand[T]) -> list[
             if current is not None:
                 chunks.extend(index.emit(*current))
             current = (span.start, span.end)
+            if depth == 0:
+                resume_row, final = span.start, len(chunks)
             continue
         finer = expand(span) if span.start < span.end else ()
         if current is not None and (depth == 0 or not finer):
             chunks.extend(index.emit(*current))
             current = None
+        if depth == 0:
+            resume_row, final = span.start, len(chunks)
         if finer:
             depth += 1
             pending.append(None)
@@ -82,4 +110,4 @@ def pack(index: LineIndex, spans: Sequence[Span[T]], expand: Expand[T]) -> list[
             chunks.extend(index.emit(span.start, span.end))
     if current is not None:
         chunks.extend(index.emit(*current))
-    return chunks
+    return Packed(chunks, resume_row, final)
