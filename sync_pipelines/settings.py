@@ -174,7 +174,7 @@ class Settings(BaseSettings):
         ),
     )
     max_object_seconds: float = Field(
-        default=1800.0,
+        default=3600.0,
         gt=0,
         description=(
             "Per-object time budget of a streamed (big) object, from its download until its "

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sync_pipelines.catalog import Catalog
+from sync_pipelines.core.deletion_policy import s3_object_gone
 from sync_pipelines.ops.documents import FetchedDocument, SyncTarget, failure
 from sync_pipelines.resources.s3 import SyncS3Resource
 from sync_pipelines.schemas import S3SourceConfig, Source, to_chunking_options
@@ -29,9 +30,8 @@ class S3SourceError(Exception):
 
 
 def is_missing(exc: ClientError) -> bool:
-    """Whether an S3 error says the object does not exist."""
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in {"404", "NoSuchKey", "NotFound"}
+    """Whether an S3 error says the object does not exist (``core/deletion_policy.py``)."""
+    return s3_object_gone(exc)
 
 
 @dataclass(frozen=True)

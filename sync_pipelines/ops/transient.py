@@ -12,6 +12,8 @@ from typing import TypeVar
 import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sync_pipelines.core.deletion_policy import s3_error_cause
+
 ATTEMPTS = 3
 RETRY_DELAY_S = 0.5
 TRANSIENT_S3_CODES = frozenset(
@@ -42,6 +44,8 @@ def describe(uri: str, exc: BaseException) -> str:
     """The error text of an invocation: the document and the reason."""
     if isinstance(exc, dg.Failure) and exc.description:
         return exc.description
+    if isinstance(exc, ClientError):
+        return f"{uri}: {s3_error_cause(exc)}"
     return f"{uri}: {type(exc).__name__}: {exc}"
 
 

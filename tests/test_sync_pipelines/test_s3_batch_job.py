@@ -258,4 +258,4 @@ def test_transient_errors_are_retried_and_permanent_ones_are_not(
     with pytest.raises(ClientError):
         transient.retrying(refuse, transient=transient.is_transient)
     assert len(attempts) == 1
-    assert transient.describe("s3://b/k", denied).startswith("s3://b/k: ClientError: ")
+    assert transient.describe("s3://b/k", denied) == "s3://b/k: AccessDenied (HTTP 403)"
