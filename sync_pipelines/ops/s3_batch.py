@@ -19,7 +19,8 @@ from sync_pipelines.catalog.invocation_batches import InvocationOutcome
 from sync_pipelines.core.staged_writer import Budget
 from sync_pipelines.names import SYNC_S3_BATCH_OP
 from sync_pipelines.ops.documents import NETWORK_RETRY
-from sync_pipelines.ops.s3_batch_runner import BatchReport, S3BatchRunner
+from sync_pipelines.ops.s3_batch_items import BatchReport
+from sync_pipelines.ops.s3_batch_runner import S3BatchRunner
 from sync_pipelines.ops.s3_reader import S3SourceError, S3SourceReader
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource

@@ -16,9 +16,6 @@ never holds up the small ones, and over budget it fails alone.
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from sync_pipelines.catalog import Catalog, InvocationRecord
 from sync_pipelines.catalog.base import utcnow
@@ -33,6 +30,7 @@ from sync_pipelines.ops.documents import (
     chunk_fetched,
     open_target,
 )
+from sync_pipelines.ops.s3_batch_items import BatchItem, BatchReport, Opened, write_of
 from sync_pipelines.ops.s3_reader import ObjectHead, S3SourceReader
 from sync_pipelines.ops.transient import describe, is_transient, is_transient_write, retrying
 from sync_pipelines.resources.chroma import ChromaResource
@@ -42,40 +40,6 @@ FETCH_WORKERS = 4
 PREFETCH = 48
 GROUP_DOCUMENTS = 32
 GROUP_CHUNKS = 512
-
-
-@dataclass
-class BatchItem:
-    """One claimed invocation on its way through the batch."""
-
-    record: InvocationRecord
-    uri: str
-    started_at: datetime
-    chunked: ChunkedDocument | None = None
-    error: str | None = None
-    big: bool = False
-
-
-@dataclass
-class BatchReport:
-    """What a batch did (the op's output metadata)."""
-
-    ok: int = 0
-    failed: int = 0
-    chunks_written: int = 0
-    chunks_skipped: int = 0
-    chunks_deleted: int = 0
-    embed_seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Opened:
-    collection: Any = None
-    embed: Any = None
-    max_batch: int = 0
-    reason: str | None = None
-    ingest_marked: bool = False
 
 
 class S3BatchRunner:
@@ -104,7 +68,7 @@ class S3BatchRunner:
         self.max_object_bytes = max_object_bytes
         self.log = log
         self.report = BatchReport()
-        self._targets: dict[tuple[str, str, str | None], _Opened] = {}
+        self._targets: dict[tuple[str, str, str | None], Opened] = {}
         self._outcomes: list[InvocationOutcome] = []
         self._warming: Future[None] | None = None
 
@@ -230,12 +194,12 @@ class S3BatchRunner:
         assert first is not None
         if self._target_key(first.target) != self._target_key(chunked.target):
             return False
-        if _write_of(chunked).prefix in {_write_of(g.chunked).prefix for g in group}:
+        if write_of(chunked).prefix in {write_of(g.chunked).prefix for g in group}:
             return False
         chunks = sum(len(g.chunked.records) for g in group if g.chunked is not None)
         return chunks + len(chunked.records) <= GROUP_CHUNKS
 
-    def _open(self, target: SyncTarget, uri: str) -> _Opened:
+    def _open(self, target: SyncTarget, uri: str) -> Opened:
         if self._warming is not None:
             self._warming.result()  # never two threads creating one collection
             self._warming = None
@@ -247,10 +211,10 @@ class S3BatchRunner:
                     lambda: open_target(target, uri, self.chroma, self.embedder),
                     transient=is_transient_write,
                 )
-                opened = _Opened(collection, embed, max_batch)
+                opened = Opened(collection, embed, max_batch)
             except Exception as exc:
                 reason = describe(uri, exc).removeprefix(f"{uri}: ")
-                opened = _Opened(reason=reason)
+                opened = Opened(reason=reason)
             self._targets[key] = opened
         return opened
 
@@ -263,7 +227,7 @@ class S3BatchRunner:
                 self._finish(item, f"{item.uri}: {opened.reason}")
             self._flush()
             return
-        writes = [_write_of(item.chunked) for item in group]
+        writes = [write_of(item.chunked) for item in group]
         results: list[WriteCounts | BaseException]
         try:
             results = list(
@@ -294,18 +258,18 @@ class S3BatchRunner:
         )
         self._flush()
 
-    def _sync(self, opened: _Opened, writes: list[DocumentWrite]) -> list[WriteCounts]:
+    def _sync(self, opened: Opened, writes: list[DocumentWrite]) -> list[WriteCounts]:
         return sync_documents(
             opened.collection, writes, embed=opened.embed, max_batch_size=opened.max_batch
         )
 
-    def _sync_one(self, opened: _Opened, write: DocumentWrite) -> WriteCounts | BaseException:
+    def _sync_one(self, opened: Opened, write: DocumentWrite) -> WriteCounts | BaseException:
         try:
             return self._sync(opened, [write])[0]
         except Exception as exc:
             return exc
 
-    def _mark_ingested(self, opened: _Opened) -> Exception | None:
+    def _mark_ingested(self, opened: Opened) -> Exception | None:
         """Set ``finished_ingest`` once per collection and batch; return the error, if any."""
         collection = opened.collection
         try:
@@ -342,8 +306,3 @@ class S3BatchRunner:
         if self._outcomes:
             self.store.finish_many(self.run_id, self._outcomes)
             self._outcomes = []
-
-
-def _write_of(chunked: ChunkedDocument | None) -> DocumentWrite:
-    assert chunked is not None
-    return DocumentWrite(chunked.records, chunked.document_key, chunked.custom_id)
