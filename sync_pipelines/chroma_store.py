@@ -17,8 +17,11 @@ import json
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sync_pipelines.core.run_liveness import process_alive
 
 LOCK_FILE = "chroma-sync.lock"
 OWNER_FILE = "chroma-sync-server.json"
@@ -66,16 +69,6 @@ def read_owner(path: Path) -> StoreServer | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def open_store(path: Path) -> StoreServer | None:
     """Claim ``path`` for this process, or name the live Chroma server that owns it.
 
@@ -97,7 +90,7 @@ def open_store(path: Path) -> StoreServer | None:
                 (path / OWNER_FILE).unlink()
             return None
     owner = read_owner(path)
-    if owner is not None and _pid_alive(owner.pid):
+    if owner is not None and process_alive(owner.pid, started_by=time.time()):
         return owner
     raise ChromaStoreBusy(
         f"Chroma store {path} is open in another process; an embedded Chroma store serves one "

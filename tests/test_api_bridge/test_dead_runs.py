@@ -233,4 +233,7 @@ def test_after_the_whole_tree_is_killed_every_invocation_reaches_a_terminal_stat
     assert record is not None and record.run_id not in (None, orphan)
     with dg.DagsterInstance.get() as instance:
         released = instance.get_run_by_id(orphan)
-    assert released is not None and released.status == dg.DagsterRunStatus.CANCELED
+    assert released is not None and released.status in (
+        dg.DagsterRunStatus.CANCELED,
+        dg.DagsterRunStatus.FAILURE,  # run monitoring's start timeout may end it first
+    )

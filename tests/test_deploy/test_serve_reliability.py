@@ -8,8 +8,7 @@ SeaweedFS, a git daemon and a local web site):
   metadata), and its vector segment stays within 3x the fresh one's size on disk;
 - the Dagster daemon killed under serve: the API answers throughout, serve restarts the daemon
   and an invocation accepted meanwhile runs exactly once;
-- the whole serve tree killed with invocations in flight, then serve restarted: every
-  invocation is terminal within 3 minutes and none completed twice.
+- (the whole tree killed: ``test_serve_crash.py``).
 """
 
 import contextlib
@@ -24,7 +23,6 @@ from typing import Any
 import pytest
 import requests
 
-from sync_pipelines.chroma_store import read_owner
 from sync_pipelines.devtools.demo_sources import DEMO_DATABASE, github_source, web_source
 from sync_pipelines.devtools.git_server import GitDaemon
 from sync_pipelines.devtools.local_s3 import LocalS3Server
@@ -166,31 +164,10 @@ def test_a_killed_daemon_is_restarted_and_accepted_work_runs_once(serve: Serve) 
     assert any("dagster-daemon exited with code -9; restarting" in ln for ln in serve.stderr)
     assert any(ln.startswith("serve: dagster-daemon restarted (pid ") for ln in serve.stderr)
     assert serve.children("dagster-daemon run") != [daemon]
-    runs = graphql(serve, RUNS_QUERY, tag=accepted)
+    deadline = time.monotonic() + 60  # the run ends a moment after its last op
+    while (runs := graphql(serve, RUNS_QUERY, tag=accepted)) and any(
+        run["status"] in ("STARTING", "STARTED") for run in runs
+    ):
+        assert time.monotonic() < deadline, runs
+        time.sleep(0.5)
     assert [run["status"] for run in runs] == ["SUCCESS"]
-
-
-def test_killing_the_whole_tree_leaves_no_invocation_stuck(tmp_path: Path) -> None:
-    server = Serve(tmp_path / "home", ENV).start()
-    try:
-        member = Client(server.api, server.token(DEMO_DATABASE, admin=False))
-        ids = [
-            member.upload(DEMO_DATABASE, "crash", f"doc-{i}.md", document(f"doc{i}", 400))
-            for i in range(5)
-        ]
-        deadline = time.monotonic() + 120
-        while not any(word(member.status(i)) == "processing" for i in ids):
-            assert time.monotonic() < deadline, "nothing started"
-            time.sleep(0.2)
-        server.kill_tree()
-        owner = read_owner(server.home / "chroma")
-        assert owner is not None  # the dead server's record is stale now
-        server.start()
-        member = Client(server.api, member.session.headers["x-chroma-token"])  # type: ignore[arg-type]
-        finished = member.wait_all(ids, timeout=180)
-        assert {word(s) for s in finished.values()} <= {"complete", "failed"}
-        for invocation_id in ids:
-            runs = graphql(server, RUNS_QUERY, tag=invocation_id)
-            assert sum(run["status"] == "SUCCESS" for run in runs) <= 1, runs
-    finally:
-        server.stop()
