@@ -126,6 +126,16 @@ def server_command(path: Path, host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "sync_pipelines.chroma_store", str(path), host, str(port)]
 
 
+def server_env(host: str, port: int) -> dict[str, str]:
+    """``CHROMA_SYNC_*`` settings that point a process at the Chroma server on ``host:port``."""
+    return {
+        "CHROMA_SYNC_CHROMA_MODE": "http",
+        "CHROMA_SYNC_CHROMA_HOST": host,
+        "CHROMA_SYNC_CHROMA_PORT": str(port),
+        "CHROMA_SYNC_CHROMA_SSL": "false",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m sync_pipelines.chroma_store PATH HOST PORT``: the locked Chroma server."""
     path, host, port = argv if argv is not None else sys.argv[1:]

@@ -31,7 +31,7 @@ from types import FrameType
 
 import requests
 
-from sync_pipelines.chroma_store import server_command
+from sync_pipelines.chroma_store import server_command, server_env
 from sync_pipelines.devtools.dagster_stack import (
     PROJECT_ROOT,
     DagsterStack,
@@ -123,12 +123,7 @@ class Services:
     def _chroma_env(self) -> dict[str, str]:
         if self.options.chroma_port is None:
             return {}
-        return {
-            "CHROMA_SYNC_CHROMA_MODE": "http",
-            "CHROMA_SYNC_CHROMA_HOST": "127.0.0.1",
-            "CHROMA_SYNC_CHROMA_PORT": str(self.options.chroma_port),
-            "CHROMA_SYNC_CHROMA_SSL": "false",
-        }
+        return server_env("127.0.0.1", self.options.chroma_port)
 
     def start(self) -> None:
         """Start every process; return once S3 (when asked) answers."""

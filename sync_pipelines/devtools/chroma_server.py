@@ -12,7 +12,7 @@ from types import TracebackType
 
 import requests
 
-from sync_pipelines.chroma_store import server_command
+from sync_pipelines.chroma_store import server_command, server_env
 from sync_pipelines.devtools.local_s3 import stop_process_group
 from sync_pipelines.devtools.ports import free_port
 
@@ -35,11 +35,7 @@ class ChromaServer:
     @property
     def env(self) -> dict[str, str]:
         """``CHROMA_SYNC_*`` settings that point a process at this server."""
-        return {
-            "CHROMA_SYNC_CHROMA_MODE": "http",
-            "CHROMA_SYNC_CHROMA_HOST": "127.0.0.1",
-            "CHROMA_SYNC_CHROMA_PORT": str(self.port),
-        }
+        return server_env("127.0.0.1", self.port)
 
     def start(self, timeout: float = 60.0) -> "ChromaServer":
         """Start the server and wait until its heartbeat answers.
