@@ -3,15 +3,23 @@
 Unlike ``request.form()``, nothing is spooled: small text fields are collected (bounded), and
 a file part's bytes are handed out chunk by chunk as they arrive, so the caller can authorize
 on the fields that precede the file before a single file byte is stored.
+
+A body that stalls (no bytes for ``read_timeout_s``) or trickles (an average below
+``min_bytes_per_s`` once ``read_timeout_s`` has passed) is dropped with
+:class:`UploadDroppedError`, so a slow client cannot hold the caller's resources for long.
 """
 
+import math
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import anyio
 import anyio.from_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from api_bridge.errors import BadRequestError
 
@@ -48,6 +56,14 @@ class FileEnd:
 FormEvent = FormField | FileStart | FileChunk | FileEnd
 
 
+class UploadDroppedError(BadRequestError):
+    """The body stalled, trickled below the minimum rate, or the client went away."""
+
+    def __init__(self, reason: str) -> None:
+        """Name the ``file`` field and ``reason``."""
+        super().__init__("file", f"upload dropped: {reason}")
+
+
 def _decode(raw: bytes, what: str) -> str:
     try:
         return raw.decode("utf-8")
@@ -65,6 +81,8 @@ class StreamingForm:
         *,
         max_field_bytes: int,
         max_parts: int,
+        read_timeout_s: float = math.inf,
+        min_bytes_per_s: float = 0,
     ) -> None:
         """Prepare to parse.
 
@@ -73,6 +91,9 @@ class StreamingForm:
             stream: The raw body chunks.
             max_field_bytes: Largest text field (400 above).
             max_parts: Most parts accepted (400 above).
+            read_timeout_s: Longest wait for the next body bytes.
+            min_bytes_per_s: Slowest average rate of the whole body, enforced once
+                ``read_timeout_s`` has passed since construction (0: none).
 
         Raises:
             BadRequestError: Not a multipart body.
@@ -84,6 +105,10 @@ class StreamingForm:
         self._stream = stream
         self._max_field_bytes = max_field_bytes
         self._max_parts = max_parts
+        self._read_timeout_s = read_timeout_s
+        self._min_rate = min_bytes_per_s
+        self._started = time.monotonic()
+        self._received = 0
         self._events: deque[FormEvent] = deque()
         self._parts = 0
         self._done = False
@@ -115,7 +140,7 @@ class StreamingForm:
                     raise BadRequestError("file", "the body ended inside the file part")
                 return None
             try:
-                chunk = await self._stream.__anext__()
+                chunk = await self._read()
             except StopAsyncIteration:
                 self._parser.finalize()
                 self._done = True
@@ -125,6 +150,31 @@ class StreamingForm:
             except MultipartParseError as exc:
                 raise BadRequestError("body", f"malformed multipart body: {exc}") from exc
         return self._events.popleft()
+
+    async def _read(self) -> bytes:
+        """The next body chunk, within the read timeout and the minimum average rate."""
+        now = time.monotonic()
+        idle_deadline = now + self._read_timeout_s
+        rate_deadline = math.inf
+        if self._min_rate > 0:
+            rate_deadline = self._started + max(
+                self._read_timeout_s, self._received / self._min_rate
+            )
+        try:
+            with anyio.fail_after(max(0.0, min(idle_deadline, rate_deadline) - now)):
+                chunk = await self._stream.__anext__()
+        except TimeoutError as exc:
+            if idle_deadline < rate_deadline:
+                raise UploadDroppedError(f"no body bytes for {self._read_timeout_s:g} s") from exc
+            elapsed = time.monotonic() - self._started
+            raise UploadDroppedError(
+                f"{self._received} bytes in {elapsed:.1f} s, below the minimum average of "
+                f"{self._min_rate:g} bytes/s"
+            ) from exc
+        except ClientDisconnect as exc:
+            raise UploadDroppedError("the client disconnected") from exc
+        self._received += len(chunk)
+        return chunk
 
     def file_chunks(self) -> Iterator[bytes]:
         """From a worker thread: the current file part's bytes, pulled from the event loop."""

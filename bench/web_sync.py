@@ -32,7 +32,7 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-web-"))
     os.environ["CHROMA_SYNC_HOME"] = str(scratch / "home")
-    os.environ["CHROMA_SYNC_CRAWL_ALLOW_HOSTS"] = json.dumps(["127.0.0.1"])
+    os.environ["CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS"] = json.dumps(["127.0.0.1"])
     os.environ["CHROMA_SYNC_CRAWL_CONCURRENCY"] = str(args.concurrency)
     import dagster as dg
 

@@ -20,6 +20,12 @@ token_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(token_app, name="token")
+secrets_app = typer.Typer(
+    help="Manage the key encrypting stored secrets (inline S3 secret keys, git tokens). Admin "
+    "commands: run them on the server, on its catalog directly, like `token`.",
+    no_args_is_help=True,
+)
+app.add_typer(secrets_app, name="secrets")
 register_client_commands(app)
 
 
@@ -155,6 +161,51 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="Id from `token li
     typer.echo(f"token {token_id} revoked")
 
 
+@secrets_app.command(
+    "rotate-key",
+    help="Re-encrypt every stored secret with a new key; the old key then decrypts nothing.\n\n"
+    "Stop the API and Dagster first. With a key file (CHROMA_SYNC_SECRET_KEY_FILE, default "
+    "<home>/secret.key) the file is atomically replaced by the new key (mode 0600; the old key "
+    "is not kept). With CHROMA_SYNC_SECRET_KEY, a generated key is printed once on stdout: set "
+    "CHROMA_SYNC_SECRET_KEY to it wherever the old one was set before restarting (a key given "
+    "with --new-key is not printed). Prints how many secrets were re-encrypted, never a secret.",
+)
+def secrets_rotate_key(
+    new_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CHROMA_SYNC_NEW_SECRET_KEY",
+            show_default=False,
+            help="Re-encrypt to this Fernet key instead of a generated one (or set "
+            "CHROMA_SYNC_NEW_SECRET_KEY, which keeps it out of the shell history).",
+        ),
+    ] = None,
+) -> None:
+    """Re-encrypt every stored secret with a new key (the command's help says how)."""
+    from sync_pipelines.catalog import Catalog, SecretBoxError
+    from sync_pipelines.catalog.secret_box import generate_key
+
+    key = new_key or generate_key()
+    try:
+        catalog = Catalog()
+        try:
+            rotation = catalog.rotate_secret_key(key)
+        finally:
+            catalog.close()
+    except SecretBoxError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    done = f"re-encrypted {rotation.rows} stored secrets"
+    if rotation.key_file is not None:
+        typer.echo(f"{done}; the new key is in {rotation.key_file}")
+    elif new_key is not None:
+        typer.echo(f"{done}; set CHROMA_SYNC_SECRET_KEY to the new key before restarting")
+    else:
+        typer.echo(f"{done} with a new key (shown once, store it now).", err=True)
+        typer.echo("Set CHROMA_SYNC_SECRET_KEY to it before restarting:", err=True)
+        typer.echo(key)
+
+
 @app.command()
 def api(
     host: Annotated[
@@ -181,9 +232,14 @@ def serve(
     home: Annotated[
         Path | None, typer.Option(help="Home folder (default CHROMA_SYNC_HOME, ~/.chroma-sync).")
     ] = None,
-    host: Annotated[str, typer.Option(help="Address the API and the Dagster UI bind.")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[str, typer.Option(help="Address the API binds.")] = "127.0.0.1",
+    ui_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address the Dagster UI binds (default CHROMA_SYNC_UI_HOST, 127.0.0.1); it has "
+            "no authentication."
+        ),
+    ] = None,
     api_port: Annotated[
         int | None, typer.Option(help="API port (default CHROMA_SYNC_API_PORT, 8080).")
     ] = None,
@@ -210,6 +266,7 @@ def serve(
     options = ServeOptions(
         home=(home or settings.home_dir).expanduser().resolve(),
         host=host,
+        ui_host=settings.ui_host if ui_host is None else ui_host,
         api_port=settings.api_port if api_port is None else api_port,
         dagster_port=dagster_port,
         with_s3=with_s3,

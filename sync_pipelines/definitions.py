@@ -41,11 +41,16 @@ def build_resources(settings: Settings) -> dict[str, object]:
             model_dir=str(settings.resolved_model_dir),
             cloud_api_key=_secret("CHROMA_SYNC_CHROMA_API_KEY", settings.chroma_api_key),
         ),
-        "s3": SyncS3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region),
+        "s3": SyncS3Resource(
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            allow_hosts=settings.outbound_allow,
+            server_credentials_databases=list(settings.s3_server_credentials_databases),
+        ),
         "uploads": UploadStoreResource(root=str(settings.resolved_uploads_dir)),
         "web": WebCrawlerResource(
             user_agent=settings.crawl_user_agent,
-            allow_hosts=list(settings.crawl_allow_hosts),
+            allow_hosts=settings.outbound_allow,
             concurrency=settings.crawl_concurrency,
             timeout_s=settings.crawl_timeout_s,
             max_page_bytes=settings.crawl_max_page_bytes,
@@ -56,6 +61,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
             mirrors_dir=str(settings.home_dir / "git"),
             default_base_url=settings.github_base_url,
             default_token=_secret("CHROMA_SYNC_GITHUB_TOKEN", settings.github_token),
+            allow_hosts=settings.outbound_allow,
+            local_roots=[str(p) for p in settings.git_local_roots],
             github_api_url=settings.github_api_url,
             github_app_private_key=_secret(
                 "CHROMA_SYNC_GITHUB_APP_PRIVATE_KEY", settings.github_app_private_key

@@ -12,7 +12,8 @@ created a fresh Dagster storage, which the code server (started without ``DAGSTE
 leaves alone. The daemon and webserver come up while the code server still loads and pick the
 code location up within a second of it answering. ``serve`` is healthy when the API's
 ``/health`` is 200 (catalog, and a recent sensor daemon heartbeat) and the webserver has the
-code location loaded.
+code location loaded. ``--host`` binds the API only; the webserver, which has no
+authentication, binds ``--ui-host`` (127.0.0.1 unless the operator says otherwise).
 Once healthy, ``serve`` supervises: a child that dies is restarted with backoff
 (:mod:`sync_pipelines.supervisor`) while the others go on. Each child leads its own process
 group, so Ctrl-C or SIGTERM to ``serve`` stops every process it started, grandchildren included.
@@ -47,6 +48,8 @@ from sync_pipelines.serve_support import (
     code_location,
     code_location_loaded,
     connect_host,
+    listening_on,
+    private_ui_note,
     reap_group,
     write_grpc_workspace,
 )
@@ -94,7 +97,7 @@ class Services:
         """Fail fast, naming the port, when one of the ports to bind is taken."""
         opts = self.options
         check_port_free(opts.host, opts.api_port, "--api-port")
-        check_port_free(opts.host, opts.dagster_port, "--dagster-port")
+        check_port_free(opts.ui_host, opts.dagster_port, "--dagster-port")
         if opts.chroma_port is not None:
             check_port_free("127.0.0.1", opts.chroma_port, "--chroma-port")
         if opts.with_s3:
@@ -163,7 +166,7 @@ class Services:
             webserver=True,
             workspace=self._workspace,
             webserver_port=self.options.dagster_port,
-            host=self.options.host,
+            host=self.options.ui_host,
         )
         dagster = self.dagster
         web_log = self.dagster_home / "webserver.log"
@@ -196,12 +199,16 @@ class Services:
         env = {"CHROMA_SYNC_S3_ENDPOINT_URL": s3.endpoint_url}
         if "AWS_ACCESS_KEY_ID" not in os.environ:
             env |= {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+        # The development S3 server is the server-wide endpoint: its keys serve every
+        # database of this stack unless the operator decided otherwise.
+        if "CHROMA_SYNC_S3_SERVER_CREDENTIALS_DATABASES" not in os.environ:
+            env["CHROMA_SYNC_S3_SERVER_CREDENTIALS_DATABASES"] = '["*"]'
         return env
 
     @property
     def webserver_url(self) -> str:
-        """The Dagster UI's URL."""
-        return f"http://{connect_host(self.options.host)}:{self.options.dagster_port}"
+        """The Dagster UI's URL (the API launches runs through it)."""
+        return f"http://{connect_host(self.options.ui_host)}:{self.options.dagster_port}"
 
     def exited_child(self) -> str | None:
         """Describe the first child that exited, if any (with its log file)."""
@@ -263,9 +270,10 @@ class Services:
 
 
 def _banner(services: Services, elapsed: float, echo: Echo) -> None:
+    opts = services.options
     echo(f"chroma-sync is up in {elapsed:.1f} s (home {services.home})")
-    echo(f"  API         {services.api_url}")
-    echo(f"  Dagster UI  {services.webserver_url}")
+    echo(f"  API         {services.api_url}{listening_on(opts.host)}")
+    echo(f"  Dagster UI  {services.webserver_url}{listening_on(opts.ui_host)}")
     if services.chroma_url is not None:
         echo(f"  Chroma      {services.chroma_url} (store {services.home / 'chroma'})")
     if services.s3 is not None:
@@ -280,6 +288,8 @@ def _banner(services: Services, elapsed: float, echo: Echo) -> None:
 
 def _run(services: Services, stop: threading.Event, echo: Echo) -> None:
     services.check_ports()
+    if (note := private_ui_note(services.options)) is not None:
+        echo(note)
     started = time.monotonic()
     services.start()
     services.wait_until_healthy(stop)

@@ -1,5 +1,6 @@
 """Helpers of ``chroma-sync serve``: options, ports, process groups and the gRPC workspace."""
 
+import ipaddress
 import os
 import signal
 import socket
@@ -37,6 +38,8 @@ class ServeOptions:
 
     home: Path
     host: str = "127.0.0.1"
+    #: Address of the Dagster webserver, which has no authentication.
+    ui_host: str = "127.0.0.1"
     api_port: int = 8080
     dagster_port: int = 3000
     with_s3: bool = False
@@ -52,6 +55,31 @@ def connect_host(host: str) -> str:
     if host in _WILDCARDS:
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) reaches only this machine."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def listening_on(host: str) -> str:
+    """`` (listening on HOST)`` when clients connect to another address than ``host``."""
+    return f" (listening on {host})" if connect_host(host).strip("[]") != host else ""
+
+
+def private_ui_note(options: ServeOptions) -> str | None:
+    """The line saying the Dagster UI stays on loopback while the API does not, if so."""
+    if is_loopback(options.host) or not is_loopback(options.ui_host):
+        return None
+    return (
+        f"note: the API listens on {options.host} but the Dagster UI stays on "
+        f"{options.ui_host}: it has no authentication (--ui-host changes it; see docs/deploy.md)"
+    )
 
 
 def check_port_free(host: str, port: int, option: str) -> None:

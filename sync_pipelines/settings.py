@@ -187,6 +187,77 @@ class Settings(BaseSettings):
         description="Most chunks one object may produce; above it, its invocation fails.",
     )
 
+    # --- Tenants and the host (issue 13) ---
+    outbound_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hosts, addresses or networks (CIDR) that user-supplied URLs (web starting URLs, git "
+            "base_url, S3 endpoint_url) may reach although they are loopback, private, "
+            "link-local or metadata addresses, e.g. ['127.0.0.1/32']. "
+            "CHROMA_SYNC_CRAWL_ALLOW_HOSTS is an older name for the same list (both honoured)."
+        ),
+    )
+    git_local_roots: list[Path] = Field(
+        default_factory=list,
+        description=(
+            "Folders under which a GitHub source's base_url may be a file:// URL; none by default "
+            "(file:// sources are refused)."
+        ),
+    )
+    s3_server_credentials_databases: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Databases whose S3 sources without keys may use the server's own AWS credentials "
+            "(default chain or AWS_* variables); '*' grants every database. Never used for "
+            "sources with an endpoint_url."
+        ),
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key (Fernet, url-safe base64 of 32 bytes) encrypting stored secrets; default: read "
+            "from secret_key_file, created 0600 on first start."
+        ),
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="File holding the secret key; default <home>/secret.key."
+    )
+    ui_host: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Address the Dagster webserver binds under `chroma-sync serve`; it has no "
+            "authentication, so it stays on loopback unless the operator says otherwise."
+        ),
+    )
+    upload_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest an add-file upload may wait for its next bytes before it is dropped.",
+    )
+    upload_min_bytes_per_s: int = Field(
+        default=4096,
+        ge=0,
+        description=(
+            "Slowest average rate an add-file upload may keep once past its first "
+            "upload_read_timeout_s seconds (0: no minimum)."
+        ),
+    )
+
+    @property
+    def outbound_allow(self) -> list[str]:
+        """Every allow-list entry for user-supplied URLs (outbound plus the older crawl list)."""
+        return [*self.outbound_allow_hosts, *self.crawl_allow_hosts]
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        """The file holding the key that encrypts stored secrets."""
+        return (self.secret_key_file or self.home_dir / "secret.key").expanduser()
+
+    def s3_server_credentials_allowed(self, database_name: str) -> bool:
+        """Tell whether ``database_name``'s S3 sources may use the server's AWS credentials."""
+        granted = self.s3_server_credentials_databases
+        return "*" in granted or database_name in granted
+
     @property
     def home_dir(self) -> Path:
         """The home folder, user-expanded."""

@@ -2,7 +2,8 @@
 
 An upload is streamed to a temporary file, checked against its declared size, fsynced and
 renamed into place before its invocation is recorded, so an accepted upload survives a crash.
-The pipeline reads it back by its key. Files live under ``<home>/uploads`` by default.
+The pipeline reads it back by its key. Files live under ``<home>/uploads`` by default. An
+upload's folder is created only once its first bytes arrive, and removed when it is refused.
 """
 
 import os
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -75,36 +77,79 @@ class UploadStore:
         """
         key = f"{_safe_name(database_name)}/{uuid.uuid4().hex}/{_safe_name(filename)}"
         target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
         limit = min(declared_size, max_bytes)
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        out: BinaryIO | None = None
+        tmp: Path | None = None
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise UploadTooLargeError(
-                            "file",
-                            f"file is larger than the declared x-upload-content-length "
-                            f"({declared_size} bytes)"
-                            if size > declared_size
-                            else f"file is larger than the {max_bytes}-byte limit",
-                        )
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > limit:
+                    raise UploadTooLargeError(
+                        "file",
+                        f"file is larger than the declared x-upload-content-length "
+                        f"({declared_size} bytes)"
+                        if size > declared_size
+                        else f"file is larger than the {max_bytes}-byte limit",
+                    )
+                if out is None:
+                    out, tmp = self._open_temp(target.parent)
+                out.write(chunk)
             if size != declared_size:
                 raise UploadError(
                     "x-upload-content-length",
                     f"x-upload-content-length declares {declared_size} bytes "
                     f"but the file has {size}",
                 )
-            os.replace(tmp_name, target)
+            if out is None:
+                out, tmp = self._open_temp(target.parent)
+            out.flush()
+            os.fsync(out.fileno())
+            out.close()
+            assert tmp is not None
+            os.replace(tmp, target)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            if out is not None:
+                out.close()
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            self._prune(target.parent)
             raise
         return StoredUpload(key=key, size=size)
+
+    def discard(self, key: str) -> None:
+        """Delete a stored upload and its folders once they are empty."""
+        target = self.path(key)
+        target.unlink(missing_ok=True)
+        self._prune(target.parent)
+
+    @staticmethod
+    def _open_temp(folder: Path) -> tuple[BinaryIO, Path]:
+        """Create ``folder`` and a temporary file in it, only once there are bytes to write."""
+        for attempt in range(3):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                break
+            except FileNotFoundError:
+                # A refused upload of the same database pruned the parent in between.
+                if attempt == 2:
+                    raise
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        return os.fdopen(fd, "wb"), Path(name)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove ``folder`` (an upload's own) and its database folder if they are empty."""
+        root = self.root.resolve()
+        folder = folder.resolve()
+        for empty in (folder, folder.parent):
+            if root not in empty.parents:
+                return
+            try:
+                empty.rmdir()
+            except OSError:
+                return
 
     def path(self, key: str) -> Path:
         """Return the stored file's path (refusing keys that escape the store)."""

@@ -27,6 +27,12 @@ REQUIRE_PG = os.environ.get("CHROMA_SYNC_REQUIRE_PG") == "1"
 MODEL_DIR = Settings().resolved_model_dir
 os.environ["CHROMA_SYNC_MODEL_DIR"] = str(MODEL_DIR)
 os.environ.setdefault("DAGSTER_HOME", "")
+# Test servers (git daemon, SeaweedFS, web sites) listen on loopback, which the outbound policy
+# refuses by default; tests of the policy itself clear or override this.
+os.environ["CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS"] = '["127.0.0.1"]'
+# Keyless S3 sources in tests use the server's credentials, as on a one-tenant install; the
+# tenant tests (test_cross_tenant, test_server_credentials) take the grant away.
+os.environ["CHROMA_SYNC_S3_SERVER_CREDENTIALS_DATABASES"] = '["*"]'
 
 
 @pytest.fixture(autouse=True)

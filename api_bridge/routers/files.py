@@ -3,7 +3,9 @@
 ``database_name`` and ``collection_name`` must precede the ``file`` part: the token is checked
 against them before any file byte is stored. The file's size must equal
 ``x-upload-content-length`` (400 otherwise); a declared size over the server limit is 413.
-At most ``max_concurrent_uploads`` requests are served at once (429 beyond).
+At most ``max_concurrent_uploads`` requests are served at once (429 beyond). A body that
+stalls for ``upload_read_timeout_s`` or trickles below ``upload_min_bytes_per_s`` is dropped:
+its slot is freed, its partial file removed, and it is answered 400 on a closed connection.
 """
 
 import contextlib
@@ -23,9 +25,10 @@ from api_bridge.errors import (
     BadRequestError,
     PayloadTooLargeError,
     TooManyRequestsError,
+    api_error_response,
     describe_validation_errors,
 )
-from api_bridge.multipart import FileStart, FormField, StreamingForm
+from api_bridge.multipart import FileStart, FormField, StreamingForm, UploadDroppedError
 from api_bridge.spec import ADD_FILE_OPENAPI
 from api_bridge.validation import (
     check_add_file_names,
@@ -44,7 +47,7 @@ from sync_pipelines.schemas import (
     SourceEmbeddingConfig,
 )
 from sync_pipelines.settings import Settings
-from sync_pipelines.uploads import StoredUpload, UploadError, UploadTooLargeError
+from sync_pipelines.uploads import StoredUpload, UploadError, UploadStore, UploadTooLargeError
 
 FIELDS = frozenset(
     {"database_name", "collection_name", "custom_id", "metadata", "embedding", "chunking"}
@@ -172,6 +175,54 @@ def _authorize(fields: dict[str, str], token: Token) -> None:
     require_database(token, fields["database_name"])
 
 
+async def _receive(
+    form: StreamingForm,
+    token: Token,
+    catalog: Catalog,
+    settings: Settings,
+    store: UploadStore,
+    declared: int,
+) -> Job:
+    """Read the form, store its file and record the invocation; nothing is kept on failure."""
+    fields: dict[str, str] = {}
+    stored: StoredUpload | None = None
+    filename = ""
+    try:
+        while (event := await form.next_event()) is not None:
+            if isinstance(event, FormField):
+                if event.name not in FIELDS or event.name in fields:
+                    raise BadRequestError(event.name, "unknown or repeated form field")
+                fields[event.name] = event.value
+            elif isinstance(event, FileStart):
+                if event.name != "file" or stored is not None:
+                    raise BadRequestError(event.name, "exactly one file part named 'file'")
+                _authorize(fields, token)
+                filename = event.filename or "file"
+                save = partial(
+                    store.save,
+                    fields["database_name"],
+                    filename,
+                    form.file_chunks(),
+                    declared_size=declared,
+                    max_bytes=settings.max_upload_bytes,
+                )
+                stored = await anyio.to_thread.run_sync(save)
+        if stored is None:
+            raise BadRequestError("file", "a file part is required")
+        check_json_values(filename, "file")
+        opts = _options(fields, settings)
+        return await anyio.to_thread.run_sync(_record, catalog, fields, filename, stored, opts)
+    except UploadTooLargeError as exc:
+        # The declared size already passed the server limit: the declaration is wrong.
+        raise BadRequestError("x-upload-content-length", str(exc)) from exc
+    except UploadError as exc:
+        raise BadRequestError(exc.field, str(exc)) from exc
+    except BaseException:
+        if stored is not None:
+            store.discard(stored.key)
+        raise
+
+
 @router.post(
     "/api/v1/add-file",
     status_code=status.HTTP_201_CREATED,
@@ -197,44 +248,16 @@ async def add_file(
             request.stream(),
             max_field_bytes=MAX_FIELD_BYTES,
             max_parts=len(FIELDS) + 1,
+            read_timeout_s=settings.upload_read_timeout_s,
+            min_bytes_per_s=settings.upload_min_bytes_per_s,
         )
-        fields: dict[str, str] = {}
-        stored: StoredUpload | None = None
-        filename = ""
         try:
-            while (event := await form.next_event()) is not None:
-                if isinstance(event, FormField):
-                    if event.name not in FIELDS or event.name in fields:
-                        raise BadRequestError(event.name, "unknown or repeated form field")
-                    fields[event.name] = event.value
-                elif isinstance(event, FileStart):
-                    if event.name != "file" or stored is not None:
-                        raise BadRequestError(event.name, "exactly one file part named 'file'")
-                    _authorize(fields, token)
-                    filename = event.filename or "file"
-                    save = partial(
-                        store.save,
-                        fields["database_name"],
-                        filename,
-                        form.file_chunks(),
-                        declared_size=declared,
-                        max_bytes=settings.max_upload_bytes,
-                    )
-                    stored = await anyio.to_thread.run_sync(save)
-            if stored is None:
-                raise BadRequestError("file", "a file part is required")
-            check_json_values(filename, "file")
-            opts = _options(fields, settings)
-            job = await anyio.to_thread.run_sync(_record, catalog, fields, filename, stored, opts)
-        except UploadTooLargeError as exc:
-            # The declared size already passed the server limit: the declaration is wrong.
-            raise BadRequestError("x-upload-content-length", str(exc)) from exc
-        except UploadError as exc:
-            raise BadRequestError(exc.field, str(exc)) from exc
-        except BaseException:
-            if stored is not None:
-                store.path(stored.key).unlink(missing_ok=True)
-            raise
+            job = await _receive(form, token, catalog, settings, store, declared)
+        except UploadDroppedError as exc:
+            # The rest of the body is never read: the connection cannot serve another request.
+            dropped = api_error_response(exc)
+            dropped.headers["connection"] = "close"
+            return dropped
     background.add_task(launcher.launch, job.id)
     return Response(
         content=AddFileResponse(invocation_id=job.id).model_dump_json(),

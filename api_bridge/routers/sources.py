@@ -10,6 +10,7 @@ from api_bridge.deps import CatalogDep, SettingsDep, SourceCacheDep, WriteGateDe
 from api_bridge.errors import NotFoundError
 from api_bridge.paging import PageDep
 from api_bridge.responses import json_response, sources_json
+from api_bridge.source_checks import check_source_reach
 from api_bridge.validation import (
     check_dense_model,
     check_json_values,
@@ -52,6 +53,7 @@ def create_source(
     check_dense_model(payload.resolved_embedding_model(), settings, "embedding.dense.model")
     check_sparse(payload.embedding, "embedding.sparse")
     check_web_source(payload.web_scrape, settings)
+    check_source_reach(payload, settings)
     try:
         with write_gate:
             source = catalog.create_source(payload)

@@ -11,6 +11,7 @@ from sync_pipelines.catalog.models import (
     InvocationRecord,
     SourceNotFoundError,
 )
+from sync_pipelines.catalog.secret_box import SecretBoxError, SecretDecryptError, SecretKeyError
 
 __all__ = [
     "AwsCredential",
@@ -20,6 +21,9 @@ __all__ = [
     "CredentialNotFoundError",
     "InvocationExistsError",
     "InvocationRecord",
+    "SecretBoxError",
+    "SecretDecryptError",
+    "SecretKeyError",
     "SourceNotFoundError",
     "make_engine",
 ]

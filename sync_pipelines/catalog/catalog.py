@@ -26,12 +26,13 @@ class Catalog(
     """The sync catalog on any SQLAlchemy database: sources, invocations, API tokens.
 
     Tables are created on construction (``create_all``); schema migrations (alembic) are a
-    follow-up. Datetimes are timezone-aware UTC. Secrets are readable only through
-    :meth:`get_aws_secret`.
+    follow-up. Datetimes are timezone-aware UTC. Secrets are stored encrypted (plain-text
+    rows of older catalogs are encrypted on opening) and readable only through
+    :meth:`get_aws_secret` and :meth:`get_git_token`.
     """
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
-        """Open (and create if needed) the catalog.
+        """Open (and create if needed) the catalog; encrypt secrets still stored as plain text.
 
         Args:
             url: SQLAlchemy URL; ``None`` uses the settings' ``resolved_catalog_url``.
@@ -40,6 +41,7 @@ class Catalog(
         self._engine = engine if engine is not None else make_engine(url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         Base.metadata.create_all(self._engine)
+        self.encrypt_plain_secrets()
 
     @property
     def engine(self) -> Engine:

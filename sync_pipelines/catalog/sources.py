@@ -1,4 +1,4 @@
-"""Catalog methods for sources and AWS credentials."""
+"""Catalog methods for sources and AWS credentials (their secrets are stored encrypted)."""
 
 import uuid
 
@@ -6,7 +6,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sync_pipelines.catalog.base import DEFAULT_LIMIT, CatalogBase, page, utcnow
+from sync_pipelines.catalog.base import DEFAULT_LIMIT, page, utcnow
 from sync_pipelines.catalog.models import (
     AwsCredential,
     AwsSecret,
@@ -14,6 +14,7 @@ from sync_pipelines.catalog.models import (
     new_id,
     source_from_row,
 )
+from sync_pipelines.catalog.stored_secrets import SecretsMixin
 from sync_pipelines.catalog.tables import (
     AwsCredentialRow,
     GitTokenRow,
@@ -35,7 +36,7 @@ from sync_pipelines.schemas import (
 )
 
 
-class SourcesMixin(CatalogBase):
+class SourcesMixin(SecretsMixin):
     """Sources and AWS credentials."""
 
     def create_source(self, payload: CreateSourcePayload) -> Source:
@@ -71,14 +72,20 @@ class SourcesMixin(CatalogBase):
             session.add(row)
             session.flush()
             if payload.github is not None and payload.github.token is not None:
-                session.add(GitTokenRow(source_id=row.id, token=payload.github.token))
+                token = self._seal(session, payload.github.token)
+                session.add(GitTokenRow(source_id=row.id, token=token))
             return source_from_row(row)
 
     def get_git_token(self, source_id: uuid.UUID) -> str | None:
-        """Internal, for the pipeline's git client only: the token a git source was created with."""
+        """Internal, for the pipeline's git client only: the token a git source was created with.
+
+        Raises:
+            SecretBoxError: The stored token does not decrypt with the current key.
+        """
         with self._sessions() as session:
             row = session.get(GitTokenRow, source_id)
-            return row.token if row is not None else None
+            stored = row.token if row is not None else None
+        return None if stored is None else self._reveal(stored, GitTokenRow.token, source_id)
 
     def ensure_file_upload_source(
         self,
@@ -206,21 +213,25 @@ class SourcesMixin(CatalogBase):
             return [_credential(row) for row in session.scalars(query)]
 
     def get_aws_secret(self, credential_id: int) -> AwsSecret | None:
-        """Internal, for the pipeline's S3 client only: the keys of a credential."""
+        """Internal, for the pipeline's S3 client only: the keys of a credential.
+
+        Raises:
+            SecretBoxError: The stored secret does not decrypt with the current key.
+        """
         with self._sessions() as session:
             row = session.get(AwsCredentialRow, credential_id)
-            if row is None:
-                return None
-            return AwsSecret(row.access_key_id, row.secret_access_key)
+        if row is None:
+            return None
+        secret = self._reveal(row.secret_access_key, AwsCredentialRow.secret_access_key, row.id)
+        return AwsSecret(row.access_key_id, secret)
 
-    @staticmethod
     def _add_credential(
-        session: Session, database_name: str, access_key_id: str, secret_access_key: str
+        self, session: Session, database_name: str, access_key_id: str, secret_access_key: str
     ) -> AwsCredential:
         row = AwsCredentialRow(
             database_name=database_name,
             access_key_id=access_key_id,
-            secret_access_key=secret_access_key,
+            secret_access_key=self._seal(session, secret_access_key),
             created_at=utcnow(),
         )
         session.add(row)

@@ -24,7 +24,7 @@ class Base(DeclarativeBase):
 
 
 class AwsCredentialRow(Base):
-    """Stored AWS keys; the secret is read only through ``Catalog.get_aws_secret``."""
+    """Stored AWS keys; the secret is encrypted and read only through ``Catalog.get_aws_secret``."""
 
     __tablename__ = "aws_credentials"
 
@@ -54,7 +54,7 @@ class SourceRow(Base):
 
 
 class GitTokenRow(Base):
-    """A git source's write-only access token; read only through ``Catalog.get_git_token``."""
+    """A git source's write-only access token, encrypted; read only through ``get_git_token``."""
 
     __tablename__ = "git_tokens"
 

@@ -93,7 +93,7 @@ def demo_environment(home: Path, model_dir: Path) -> Iterator[Settings]:
         {
             "CHROMA_SYNC_HOME": str(home),
             "CHROMA_SYNC_MODEL_DIR": str(model_dir),
-            "CHROMA_SYNC_CRAWL_ALLOW_HOSTS": '["127.0.0.1"]',
+            "CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS": '["127.0.0.1"]',
             # Starting a run waits for its worker to import the code: minutes on a busy box.
             "DAGSTER_GRPC_TIMEOUT_SECONDS": os.environ.get("DAGSTER_GRPC_TIMEOUT_SECONDS", "300"),
         }

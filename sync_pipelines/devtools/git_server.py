@@ -10,6 +10,7 @@ Repositories to serve are built with ``sync_pipelines.devtools.git_repos``.
 import base64
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -95,26 +96,36 @@ class GitHttpServer:
         root: Folder holding bare repositories (``root/<name>``).
         token: When set, every request must carry ``Authorization: Basic
             base64(x-access-token:TOKEN)``; others get 401.
+        tls: ``(certificate, key)`` PEM files: serve https instead of http.
 
     Attributes:
         requests: ``(method, path, status)`` of every request answered, in order.
+        authorizations: The ``Authorization`` header of every request (None when absent).
     """
 
-    def __init__(self, root: Path, *, token: str | None = None) -> None:
+    def __init__(
+        self, root: Path, *, token: str | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.root = root
         self.requests: list[tuple[str, str, int]] = []
+        self.authorizations: list[str | None] = []
+        self.scheme = "https" if tls else "http"
         expected = None
         if token is not None:
             raw = base64.b64encode(f"x-access-token:{token}".encode()).decode()
             expected = f"Basic {raw}"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, expected))
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url_for(self, name: str) -> str:
-        """Return the http:// URL of repository ``name`` under ``root``."""
-        return f"http://127.0.0.1:{self.port}/{name}"
+        """Return the URL of repository ``name`` under ``root``."""
+        return f"{self.scheme}://127.0.0.1:{self.port}/{name}"
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -165,6 +176,7 @@ def _handler(server: GitHttpServer, expected: str | None) -> type[BaseHTTPReques
 
         def _serve(self) -> None:
             body = self._body() if self.command == "POST" else b""
+            server.authorizations.append(self.headers.get("Authorization"))
             if expected is not None and self.headers.get("Authorization") != expected:
                 self._answer(401, [("WWW-Authenticate", 'Basic realm="git"')], b"denied\n")
                 return

@@ -9,7 +9,7 @@ import base64
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +18,10 @@ _DROPPED_PREFIXES = ("GIT_", "CURL_")
 _KEPT = ("GIT_EXEC_PATH", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_SSL_NO_VERIFY")
 # What git prints when the server answered 401 and prompting is off.
 _AUTH_FAILURES = ("could not read Username", "could not read Password", "Authentication failed")
+_NETWORK_COMMANDS = ("fetch", "ls-remote")
+
+Transport = Callable[[], tuple[Sequence[tuple[str, str]], Mapping[str, str]]]
+"""Returns the git config pairs and environment a network command needs (``outbound``)."""
 
 
 class GitError(RuntimeError):
@@ -65,15 +69,26 @@ class GitRunner:
         url: The remote's URL, used in error messages (redacted).
         token: Optional HTTP token, sent as an ``Authorization`` header.
         timeout: Seconds any single command may take.
+        transport: Called before each network command (``fetch``, ``ls-remote``) for the
+            config and environment that bind git's connections to the outbound policy; it
+            raises to refuse the connection.
     """
 
     def __init__(
-        self, git_dir: Path, url: str, *, token: str | None = None, timeout: float = 120
+        self,
+        git_dir: Path,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 120,
+        transport: Transport | None = None,
     ) -> None:
         self.git_dir = git_dir
         self.url = url
         self.timeout = timeout
         self._secrets = [s for s in _secret_forms(token) if s]
+        self._token = token
+        self._transport = transport
         self.env = _environment(token)
 
     def scrub(self, text: str) -> str:
@@ -114,6 +129,13 @@ class GitRunner:
             GitError: git failed (when ``check``), timed out, or is not installed.
         """
         argv = ["git", f"--git-dir={self.git_dir}", *args]
+        env = self.env
+        if self._transport is not None and args and args[0] in _NETWORK_COMMANDS:
+            try:
+                extra_config, extra_env = self._transport()
+            except Exception as exc:  # the transport's refusal, already safe to show
+                raise self.error(f"{what}: connection refused", str(exc)) from None
+            env = {**_environment(self._token, extra_config), **extra_env}
         try:
             # Own session: on timeout the whole group goes, helpers (git-remote-http) included,
             # since a surviving helper would hold the pipes open.
@@ -122,7 +144,7 @@ class GitRunner:
                 stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=self.env,
+                env=env,
                 start_new_session=True,
             ) as child:
                 try:
@@ -146,7 +168,7 @@ def _secret_forms(token: str | None) -> list[str]:
     return [header, header.removeprefix("Basic "), token]
 
 
-def _environment(token: str | None) -> dict[str, str]:
+def _environment(token: str | None, extra: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -162,7 +184,7 @@ def _environment(token: str | None) -> dict[str, str]:
     ]
     if token:
         config.append(("http.extraHeader", f"Authorization: {basic_auth_header(token)}"))
-    env.update(_config_env(config))
+    env.update(_config_env([*config, *extra]))
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "LC_ALL": "C"})
     return env
 

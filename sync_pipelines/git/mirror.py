@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sync_pipelines.git import trees
-from sync_pipelines.git.cli import GitError, GitRunner, MissingCommitError, redact_url
+from sync_pipelines.git.cli import GitError, GitRunner, MissingCommitError, Transport, redact_url
 from sync_pipelines.git.trees import Change, TreeEntry
 
 _SCHEMES = ("https", "http", "git", "ssh", "file")
@@ -33,12 +33,21 @@ class GitMirror:
         token: Optional HTTP token, sent as ``Authorization: Basic
             base64(x-access-token:TOKEN)`` through the environment only.
         timeout: Seconds any single git command may take.
+        transport: Binds network commands to the outbound policy (see ``GitRunner``).
 
     Raises:
         ValueError: The URL has an unsupported scheme or carries credentials.
     """
 
-    def __init__(self, path: Path, url: str, *, token: str | None = None, timeout: float = 120):
+    def __init__(
+        self,
+        path: Path,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 120,
+        transport: Transport | None = None,
+    ):
         parts = urlsplit(url)
         if parts.scheme not in _SCHEMES or not (parts.netloc or parts.scheme == "file"):
             raise ValueError(f"unsupported repository URL {redact_url(url)!r}")
@@ -46,7 +55,7 @@ class GitMirror:
             raise ValueError("the repository URL must not carry a password; pass token=")
         self.path = path
         self.url = url
-        self._git = GitRunner(path, url, token=token, timeout=timeout)
+        self._git = GitRunner(path, url, token=token, timeout=timeout, transport=transport)
 
     def fetch(self) -> dict[str, str]:
         """Fetch every branch (pruning deleted ones) and the remote's default branch.

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sync_pipelines.catalog import Catalog
 from sync_pipelines.core.deletion_policy import s3_object_gone
 from sync_pipelines.ops.documents import FetchedDocument, SyncTarget, failure
-from sync_pipelines.resources.s3 import SyncS3Resource
+from sync_pipelines.outbound.s3_guard import refusal_in
+from sync_pipelines.resources.s3 import S3AccessRefused, SyncS3Resource
 from sync_pipelines.schemas import S3SourceConfig, Source, to_chunking_options
 
 
@@ -64,7 +65,8 @@ class S3SourceReader:
         """Resolve the source, its stored credential and a client.
 
         Raises:
-            S3SourceError: ``source_id`` is not a UUID or names no S3 source.
+            S3SourceError: ``source_id`` is not a UUID or names no S3 source, or the source may
+                not use the credentials it needs.
         """
         try:
             source = store.get_source(uuid.UUID(source_id))
@@ -72,7 +74,10 @@ class S3SourceReader:
             raise S3SourceError(f"source_id {source_id!r} is not a UUID") from exc
         if source is None or source.s3 is None:
             raise S3SourceError(f"no S3 source {source_id}")
-        return cls(source=source, client=s3.client_for_source(store, source))
+        try:
+            return cls(source=source, client=s3.client_for_source(store, source))
+        except S3AccessRefused as exc:
+            raise S3SourceError(str(exc)) from None
 
     @property
     def config(self) -> S3SourceConfig:
@@ -138,7 +143,8 @@ class S3SourceReader:
             Its size and ETag, or ``None`` when S3 says it does not exist.
 
         Raises:
-            dg.Failure: Not retryable, naming the object: outside the path prefix, or too big.
+            dg.Failure: Not retryable, naming the object: outside the path prefix, too big, or
+                the endpoint is refused by the outbound policy.
             botocore.exceptions.ClientError: Any S3 error other than "no such key".
         """
         config = self.config
@@ -152,6 +158,11 @@ class S3SourceReader:
         except ClientError as exc:
             if is_missing(exc):
                 return None
+            raise
+        except BotoCoreError as exc:
+            refusal = refusal_in(exc)
+            if refusal is not None:
+                raise failure(uri, f"refused by the outbound policy: {refusal}") from None
             raise
         size = int(head["ContentLength"])
         if size > max_object_bytes:

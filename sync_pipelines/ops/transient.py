@@ -13,6 +13,7 @@ import dagster as dg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sync_pipelines.core.deletion_policy import s3_error_cause
+from sync_pipelines.outbound.s3_guard import refusal_in
 
 ATTEMPTS = 3
 RETRY_DELAY_S = 0.5
@@ -37,6 +38,8 @@ def is_transient(exc: BaseException) -> bool:
         error = exc.response.get("Error", {})
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return status >= 500 or str(error.get("Code", "")) in TRANSIENT_S3_CODES
+    if refusal_in(exc) is not None:
+        return False
     return isinstance(exc, BotoCoreError | OSError | TimeoutError)
 
 
@@ -46,6 +49,9 @@ def describe(uri: str, exc: BaseException) -> str:
         return exc.description
     if isinstance(exc, ClientError):
         return f"{uri}: {s3_error_cause(exc)}"
+    refusal = refusal_in(exc)
+    if refusal is not None:
+        return f"{uri}: refused by the outbound policy: {refusal}"
     return f"{uri}: {type(exc).__name__}: {exc}"
 
 

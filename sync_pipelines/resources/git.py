@@ -2,18 +2,23 @@
 
 The mirror of a source is reused across runs, so a re-sync fetches only new objects. The git host
 and token come from the source (its ``base_url`` extension, its stored token or its GitHub
-App's installation token) or else from the server's defaults.
+App's installation token) or else from the server's defaults. The server's own token and App
+tokens go only to the configured git host over https; every connection git opens is bound to
+the outbound policy (``sync_pipelines.outbound``).
 """
 
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import Field
 
 from sync_pipelines.git import GitMirror
 from sync_pipelines.github_app import DEFAULT_API_URL, GitHubAppError, app_auth
+from sync_pipelines.outbound.git_transport import GitTransport
+from sync_pipelines.outbound.policy import AddressPolicy
 from sync_pipelines.schemas import Source
 from sync_pipelines.settings import get_settings
 
@@ -32,6 +37,14 @@ class GitResource(dg.ConfigurableResource):
         default=None, description="Token for sources that stored none (pass as an EnvVar)."
     )
     timeout_seconds: float = Field(default=600, description="Limit for any one git command.")
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Outbound allow-list: hosts, addresses or CIDR networks reachable although "
+        "private/loopback.",
+    )
+    local_roots: list[str] = Field(
+        default_factory=list, description="Folders file:// repositories may lie under."
+    )
     github_api_url: str = Field(
         default=DEFAULT_API_URL, description="GitHub REST API root App tokens are minted from."
     )
@@ -47,7 +60,8 @@ class GitResource(dg.ConfigurableResource):
 
         The source's stored token wins; else, when the source names a GitHub App
         (``app_id``), a fresh or cached installation token of that App; else
-        ``default_token``.
+        ``default_token``. Server-wide tokens (default and App) are returned only when the
+        repository lives on the configured git host over https.
 
         Args:
             source: A GitHub source.
@@ -59,9 +73,16 @@ class GitResource(dg.ConfigurableResource):
         """
         if stored_token:
             return stored_token
+        home = self.server_token_host(source)
         if source.github is None or source.github.app_id is None:
-            return self.default_token
+            return self.default_token if home else None
         repository = source.github.repository
+        if not home:
+            raise GitHubAppError(
+                f"GitHub App {source.github.app_id}, repository {repository}: App tokens are "
+                f"sent only to {self.default_base_url} over https, not to "
+                f"{source.github.base_url}"
+            )
         key = self._app_private_key(source.github.app_id, repository)
         auth = app_auth(source.github.app_id, key, self.github_api_url)
         return auth.installation_token(repository)
@@ -83,6 +104,16 @@ class GitResource(dg.ConfigurableResource):
             "(set CHROMA_SYNC_GITHUB_APP_PRIVATE_KEY or CHROMA_SYNC_GITHUB_APP_PRIVATE_KEY_FILE)"
         )
 
+    def server_token_host(self, source: Source) -> bool:
+        """Tell whether ``source``'s repository is on the configured git host, over https."""
+        home = urlsplit(self.default_base_url)
+        there = urlsplit(self.repository_url(source))
+        return (
+            home.scheme == "https"
+            and there.scheme == "https"
+            and there.netloc.lower() == home.netloc.lower()
+        )
+
     def repository_url(self, source: Source) -> str:
         """Return the credential-free URL of ``source``'s repository.
 
@@ -99,17 +130,25 @@ class GitResource(dg.ConfigurableResource):
 
         Args:
             source: A GitHub source.
-            token: The source's own token, if it stored one; else ``default_token`` is used.
+            token: The token to send (from :meth:`token_for`), if any.
 
         Returns:
             The mirror (not fetched yet).
         """
         root = Path(self.mirrors_dir) if self.mirrors_dir else get_settings().home_dir / "git"
+        root = root.expanduser()
+        url = self.repository_url(source)
+        transport = GitTransport(
+            AddressPolicy(self.allow_hosts),
+            tuple(Path(p) for p in self.local_roots),
+            script_dir=root,
+        )
         return GitMirror(
-            root.expanduser() / str(source.id),
-            self.repository_url(source),
-            token=token or self.default_token,
+            root / str(source.id),
+            url,
+            token=token,
             timeout=self.timeout_seconds,
+            transport=lambda: transport.settings(url),
         )
 
 

@@ -1,15 +1,15 @@
 """The GitHub source config: a git repository, its path filters and watched branches."""
 
 import re
-from typing import Annotated, Self
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
+from sync_pipelines.outbound.checks import check_repository_name
 from sync_pipelines.schemas.common import SpecModel, omitted_if_none, unique_items
 from sync_pipelines.schemas.schedule import SyncSchedule
 
-_REPOSITORY = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
 _BRANCH_UNSAFE = re.compile(r"[^a-zA-Z0-9._-]")
 
 UniqueStrings = Annotated[list[str] | None, AfterValidator(unique_items)]
@@ -85,11 +85,10 @@ class GithubSourceConfig(SpecModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _check_repository(self) -> Self:
-        if not _REPOSITORY.match(self.repository):
-            raise ValueError("repository must look like 'owner/repo'")
-        return self
+    @field_validator("repository")
+    @classmethod
+    def _check_repository(cls, value: str) -> str:
+        return check_repository_name(value)
 
     def watch_collection_for(self, branch: str) -> str:
         """Return the collection that ``branch`` syncs into (``{branch}`` made name-safe).

@@ -59,7 +59,7 @@ class CrawlPolicy:
         """Build the policy from the server's ``crawl_*`` settings."""
         return cls(
             user_agent=settings.crawl_user_agent,
-            allow=tuple(settings.crawl_allow_hosts),
+            allow=tuple(settings.outbound_allow),
             concurrency=settings.crawl_concurrency,
             timeout_s=settings.crawl_timeout_s,
             max_page_bytes=settings.crawl_max_page_bytes,

@@ -71,7 +71,7 @@ class Ticker:
             cursor=cursor if cursor is not None else self.cursor,
             resources={
                 "catalog": CatalogResource(url=get_settings().resolved_catalog_url),
-                "s3": SyncS3Resource(),
+                "s3": SyncS3Resource(allow_hosts=["127.0.0.1"]),
             },
             instance=self.instance,
         )

@@ -69,7 +69,7 @@ class Ticker:
             cursor=cursor if cursor is not None else self.cursor,
             resources={
                 "catalog": CatalogResource(url=get_settings().resolved_catalog_url),
-                "git": GitResource(mirrors_dir=str(self.mirrors)),
+                "git": GitResource(mirrors_dir=str(self.mirrors), allow_hosts=["127.0.0.1"]),
             },
         )
         result = git_branch_sensor(context)

@@ -37,6 +37,7 @@ from tests.test_sync_pipelines.github_helpers import (
     new_repo,
     run_github_sync,
 )
+from tests.test_sync_pipelines.outbound_helpers import GIT_HOST, https_git_host
 
 APP_ID = "123456"
 INSTALLATION_ID = 4242
@@ -247,10 +248,9 @@ def test_app_source_syncs_a_private_repository_with_one_minted_token(
     fast_import(repo, [CommitSpec({"private.md": "# Private\n\nApp only.\n"})])
     with (
         FakeGitHubApi(app_key.public_key(), {name}) as api,
-        GitHttpServer(served, token=INSTALLATION_TOKEN) as git_server,
+        https_git_host(monkeypatch, served, tmp_path / "certs", INSTALLATION_TOKEN) as git,
     ):
-        base_url = f"http://127.0.0.1:{git_server.port}"
-        source = create_github_source(base_url, name, app_id=APP_ID)
+        source = create_github_source(f"https://{GIT_HOST}:{git.port}", name, app_id=APP_ID)
         _app_env(monkeypatch, api.url, _pem(app_key))
 
         assert run_github_sync(source, {"branch": "main"}).success
@@ -258,6 +258,27 @@ def test_app_source_syncs_a_private_repository_with_one_minted_token(
 
         assert api.posts == 1
         assert document_keys() == {"private.md"} == document_keys("again")
+
+
+def test_app_token_is_never_sent_to_another_host(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    app_key: rsa.RSAPrivateKey,
+) -> None:
+    served = tmp_path / "served"
+    repo, name = new_repo(served)
+    fast_import(repo, [CommitSpec({"private.md": "# Private\n"})])
+    with (
+        FakeGitHubApi(app_key.public_key(), {name}) as api,
+        GitHttpServer(served) as elsewhere,
+    ):
+        _app_env(monkeypatch, api.url, _pem(app_key))
+        source = create_github_source(f"http://127.0.0.1:{elsewhere.port}", name, app_id=APP_ID)
+        result = run_github_sync(source, {"branch": "main"})
+
+    assert not result.success
+    assert "App tokens are sent only to https://github.com" in _failure(result)
+    assert api.posts == 0 and elsewhere.requests == []
 
 
 def test_wrong_key_fails_the_run_naming_the_repository_not_the_key(
@@ -269,7 +290,7 @@ def test_wrong_key_fails_the_run_naming_the_repository_not_the_key(
     _, name = new_repo(served)
     wrong_pem = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     with FakeGitHubApi(app_key.public_key(), {name}) as api:
-        source = create_github_source("http://127.0.0.1:9", name, app_id=APP_ID)
+        source = create_github_source("https://github.com", name, app_id=APP_ID)
         _app_env(monkeypatch, api.url, wrong_pem)
 
         result = run_github_sync(source, {"branch": "main"})
@@ -284,7 +305,7 @@ def test_wrong_key_fails_the_run_naming_the_repository_not_the_key(
 def test_app_id_without_a_configured_key_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CHROMA_SYNC_GITHUB_APP_PRIVATE_KEY_FILE", raising=False)
     _app_env(monkeypatch, "http://127.0.0.1:9", None)
-    source = create_github_source("http://127.0.0.1:9", "octo/nokey", app_id=APP_ID)
+    source = create_github_source("https://github.com", "octo/nokey", app_id=APP_ID)
 
     result = run_github_sync(source, {"branch": "main"})
 

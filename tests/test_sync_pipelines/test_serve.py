@@ -18,15 +18,20 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from dagster import DagsterInstance
+from typer.testing import CliRunner
 
 from api_bridge.routers.health import dagster_webserver_probe
+from sync_pipelines import serve as serve_module
 from sync_pipelines.chroma_store import read_owner
+from sync_pipelines.cli import app
 from sync_pipelines.devtools.dagster_stack import sqlite_storage_ready, write_instance_config
 from sync_pipelines.devtools.ports import free_port_block
 from sync_pipelines.devtools.proctree import descendants, is_alive, pss_bytes, rss_bytes
-from sync_pipelines.serve_support import code_location_loaded
+from sync_pipelines.serve import ServeOptions, Services
+from sync_pipelines.serve_support import code_location_loaded, private_ui_note
 
 CHROMA_SYNC = str(Path(sys.executable).parent / "chroma-sync")
 READY_TIMEOUT_S = 180
@@ -147,6 +152,55 @@ def test_serve_fails_fast_when_a_port_is_taken(tmp_path: Path) -> None:
         "Address already in use"
     )
     assert not (tmp_path / "h").exists()
+
+
+def test_a_public_api_leaves_the_dagster_ui_on_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --host 0.0.0.0``: the API child binds 0.0.0.0, the webserver child 127.0.0.1."""
+    spawned: list[tuple[list[str], dict[str, str]]] = []
+
+    class FakePopen:
+        pid = 0
+
+        def __init__(self, args: list[str], *, env: dict[str, str], **_: object) -> None:
+            spawned.append(([str(a) for a in args], env))
+
+        def poll(self) -> None:
+            return None
+
+    started: list[Services] = []
+
+    def start_only(options: ServeOptions, echo: object, err: object) -> int:
+        services = Services(options)
+        started.append(services)
+        services.start()
+        services.supervisor.children.clear()
+        return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(serve_module, "serve", start_only)
+    args = ["serve", "--home", str(tmp_path / "h"), "--host", "0.0.0.0"]
+    args += ["--api-port", "18080", "--dagster-port", "13000", "--chroma-port", "18000"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    api = next(argv for argv, _ in spawned if argv[1:4] == ["-m", "sync_pipelines.cli", "api"])
+    web = next(argv for argv, _ in spawned if Path(argv[0]).name == "dagster-webserver")
+    assert api[api.index("--host") + 1 :][:3] == ["0.0.0.0", "--port", "18080"]
+    assert web[web.index("-h") + 1 :][:3] == ["127.0.0.1", "-p", "13000"]
+    api_env = next(env for argv, env in spawned if argv is api)
+    assert api_env["CHROMA_SYNC_DAGSTER_URL"] == "http://127.0.0.1:13000"
+
+    services = started[0]
+    banner: list[str] = []
+    serve_module._banner(services, 1.0, banner.append)
+    assert "  API         http://127.0.0.1:18080 (listening on 0.0.0.0)" in banner
+    assert "  Dagster UI  http://127.0.0.1:13000" in banner
+    note = private_ui_note(services.options)
+    assert note is not None and "no authentication" in note
+    exposed = ServeOptions(home=tmp_path, host="0.0.0.0", ui_host="0.0.0.0")
+    assert private_ui_note(exposed) is None
+    assert private_ui_note(ServeOptions(home=tmp_path)) is None
 
 
 def test_sqlite_storage_is_ready_once_dagster_created_and_stamped_it(tmp_path: Path) -> None:

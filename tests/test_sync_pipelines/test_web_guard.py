@@ -64,7 +64,7 @@ def test_default_policy_refuses_before_connecting(
     with pytest.raises(BlockedAddressError) as info:
         session.get(url, timeout=30)
     assert info.value.kind == kind
-    assert "allow it with CHROMA_SYNC_CRAWL_ALLOW_HOSTS" in str(info.value)
+    assert "allow it with CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS" in str(info.value)
     assert no_connect == []
 
 
@@ -74,7 +74,7 @@ def test_refusal_message_names_url_host_and_address() -> None:
         fetcher.get("http://localhost:9/page", scope=None, accept=None, max_bytes=100)
     message = str(info.value)
     assert message.startswith("http://localhost:9/page: localhost resolves to ")
-    assert "a loopback address; allow it with CHROMA_SYNC_CRAWL_ALLOW_HOSTS" in message
+    assert "a loopback address; allow it with CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS" in message
 
 
 @pytest.mark.parametrize(
@@ -170,9 +170,14 @@ def test_proxy_environment_is_ignored(site: LocalWebSite, monkeypatch: pytest.Mo
 
 
 def test_policy_from_settings() -> None:
-    settings = Settings(crawl_allow_hosts=["10.0.0.0/8"], crawl_concurrency=2, crawl_max_retries=1)
+    settings = Settings(
+        outbound_allow_hosts=["192.0.2.0/24"],
+        crawl_allow_hosts=["10.0.0.0/8"],
+        crawl_concurrency=2,
+        crawl_max_retries=1,
+    )
     policy = CrawlPolicy.from_settings(settings)
-    assert policy.allow == ("10.0.0.0/8",) and policy.concurrency == 2
+    assert policy.allow == ("192.0.2.0/24", "10.0.0.0/8") and policy.concurrency == 2
     assert policy.max_retries == 1 and policy.user_agent == settings.crawl_user_agent
 
 

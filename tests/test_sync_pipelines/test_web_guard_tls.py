@@ -1,7 +1,6 @@
 """The guarded session keeps TLS correct: SNI and certificate checks use the URL's host name
 although the socket is connected to the address the guard resolved and checked."""
 
-import datetime
 import socket
 import ssl
 import threading
@@ -12,12 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from sync_pipelines.web import AddressPolicy, BlockedAddressError, guarded_session
+from tests.test_sync_pipelines.tls_helpers import self_signed
 
 HOST = "docs.example.test"
 
@@ -33,40 +29,12 @@ class _Ok(BaseHTTPRequestHandler):
         pass
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def tls_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[int, Path, list[str]]]:
     """An HTTPS server on 127.0.0.1 for HOST; yields (port, CA file, SNI names seen)."""
-    cert_path, key_path = _self_signed(tmp_path)
+    cert_path, key_path = self_signed(tmp_path, HOST)
     names: list[str] = []
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)

@@ -155,6 +155,7 @@ def test_refused_starting_url_fails_naming_it_and_writes_nothing(
     summary(run(source))
     before = contents(COLLECTION)
     monkeypatch.delenv("CHROMA_SYNC_CRAWL_ALLOW_HOSTS")
+    monkeypatch.setenv("CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS", "[]")
     get_settings.cache_clear()
 
     result = run(source)
