@@ -134,7 +134,7 @@ class GitRunner:
             try:
                 extra_config, extra_env = self._transport()
             except Exception as exc:  # the transport's refusal, already safe to show
-                raise self.error(f"{what}: connection refused", str(exc)) from None
+                raise self.error(f"{what}: not allowed", str(exc)) from None
             env = {**_environment(self._token, extra_config), **extra_env}
         try:
             # Own session: on timeout the whole group goes, helpers (git-remote-http) included,

@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, urlsplit
 from sync_pipelines.outbound.policy import AddressPolicy, BlockedAddressError
 
 DEFAULT_PORTS = {"https": 443, "http": 80, "git": 9418, "ssh": 22}
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]+\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 LOCAL_ROOTS_HINT = "the operator must list its folder in CHROMA_SYNC_GIT_LOCAL_ROOTS"
 
@@ -34,8 +34,13 @@ class OutboundRefused(ValueError):
         super().__init__(f"{field}: {reason}")
 
 
-def url_parts(url: str, field: str, schemes: Iterable[str]) -> SplitResult:
+def url_parts(
+    url: str, field: str, schemes: Iterable[str], *, strict_host: bool = True
+) -> SplitResult:
     """Split ``url`` and check its scheme, host form, port and the absence of credentials.
+
+    ``strict_host`` allows only ASCII host names and bracketed IPv6 literals (git passes the
+    host on to ssh and its proxy command); otherwise any host name ``urlsplit`` finds passes.
 
     Raises:
         OutboundRefused: Unsupported scheme, no or malformed host, bad port, or user info.
@@ -45,11 +50,11 @@ def url_parts(url: str, field: str, schemes: Iterable[str]) -> SplitResult:
         raise OutboundRefused(field, "must not contain control characters")
     parts = urlsplit(url)
     if parts.scheme.lower() not in allowed:
-        raise OutboundRefused(field, f"must be a {', '.join(allowed)} URL")
+        raise OutboundRefused(field, f"must be an absolute URL of scheme {', '.join(allowed)}")
     if parts.username is not None or parts.password is not None:
         raise OutboundRefused(field, "must not carry credentials (user:password@)")
     host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
-    if not parts.hostname or not _HOST.fullmatch(host):
+    if not parts.hostname or (strict_host and not _HOST.fullmatch(host)):
         raise OutboundRefused(field, f"has no valid host name ({parts.netloc!r})")
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -78,7 +83,7 @@ def check_http_url(policy: AddressPolicy, url: str, field: str) -> None:
     Raises:
         OutboundRefused: The URL is malformed or its host is refused.
     """
-    parts = url_parts(url, field, ("http", "https"))
+    parts = url_parts(url, field, ("http", "https"), strict_host=False)
     assert parts.hostname is not None
     check_host(policy, parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme.lower()], field)
 

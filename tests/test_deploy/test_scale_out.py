@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from dagster import DagsterInstance, DagsterRunStatus
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -101,13 +102,15 @@ def cluster(
         # Each process gets only the settings docs/deploy.md lists for it: the daemon and the
         # webserver only DAGSTER_HOME (set by DagsterStack), the code server (and the runs it
         # starts) the sync settings, the API replicas the catalog and the webserver's URL.
+        secret_key = Fernet.generate_key().decode()  # one key for every catalog user
         worker_env = {
             "CHROMA_SYNC_HOME": str(root / "worker-home"),
+            "CHROMA_SYNC_SECRET_KEY": secret_key,
             "CHROMA_SYNC_CATALOG_URL": catalog_url,
             "CHROMA_SYNC_CHROMA_MODE": "http",
             "CHROMA_SYNC_CHROMA_HOST": "127.0.0.1",
             "CHROMA_SYNC_CHROMA_PORT": str(chroma_port),
-            "CHROMA_SYNC_CRAWL_ALLOW_HOSTS": '["127.0.0.1"]',
+            "CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS": '["127.0.0.1"]',
             "CHROMA_SYNC_CRAWL_MAX_RETRIES": "1",
             "CHROMA_SYNC_DAGSTER_URL": dagster.webserver_url or "",
             "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "8",
@@ -123,6 +126,8 @@ def cluster(
                 procs,
                 {
                     "CHROMA_SYNC_HOME": str(root / f"api-home-{i}"),
+                    "CHROMA_SYNC_SECRET_KEY": secret_key,
+                    "CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS": '["127.0.0.1"]',
                     "CHROMA_SYNC_CATALOG_URL": catalog_url,
                     "CHROMA_SYNC_DAGSTER_URL": dagster.webserver_url or "",
                     "DAGSTER_HOME": str(api_home),
