@@ -136,7 +136,7 @@ def sync_documents(
 
     to_embed = [record for plan in plans for record in plan.embed]
     started = time.perf_counter()
-    vectors = embed_unique(embed, [r.document for r in to_embed])
+    vectors = embed_unique(embed, [r.embedded_text for r in to_embed])
     embed_seconds = time.perf_counter() - started
 
     for span in _spans(len(to_embed), max_batch_size):
@@ -148,7 +148,7 @@ def sync_documents(
             embeddings=float32_rows(vectors, span),
         )
     updates: list[tuple[str, dict[str, MetadataValue | None]]] = [
-        u for plan in plans for u in plan.update_metadata
+        u for plan in plans for u in plan.updates
     ]
     for span in _spans(len(updates), max_batch_size):
         chunk = [updates[i] for i in span]

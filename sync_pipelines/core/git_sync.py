@@ -3,7 +3,9 @@
 The new commit's tree (path -> blob sha) is compared with what the collection holds: either the
 tree of the commit recorded in the collection's metadata (when it is still in the mirror and
 shares history with the new one), or the blob shas stored in the chunks' ``version_key``
-metadata. A file whose blob is unchanged is neither read nor re-embedded. A collection is
+metadata (also when the collection's chunks were cut by another chunker version: the stored
+comparison then sees every such file as changed). A file whose blob is unchanged and already
+chunked by the current chunker is neither read nor re-embedded. A collection is
 assumed to hold one repository: in the stored-blob comparison every document it holds that
 the new tree lacks is deleted.
 """
@@ -11,6 +13,7 @@ the new tree lacks is deleted.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sync_pipelines.core.records import chunked_by_current
 from sync_pipelines.git import PathFilter, TreeEntry
 
 
@@ -86,13 +89,17 @@ def eligible_files(
 
 
 def stored_versions(metadatas: Iterable[Mapping[str, object] | None]) -> dict[str, str]:
-    """Return document key to blob sha from the chunk metadata a collection holds.
+    """Return document key to version key from the chunk metadata a collection holds.
 
-    A document whose chunks disagree on the version (a partly applied sync) maps to ``""``,
-    which no blob sha equals, so it is re-chunked.
+    A document whose chunks disagree on the version (a partly applied sync), or any of whose
+    chunks was cut by another chunker version
+    (:data:`~sync_pipelines.core.records.CHUNKER_VERSION`), maps to ``""``, which no blob sha,
+    ETag or text hash equals, so it is re-chunked. Git, web and S3 reconciles all compare
+    against this mapping.
 
     Args:
-        metadatas: Chunk metadata with ``document_key`` and ``version_key``.
+        metadatas: Chunk metadata with ``document_key``, ``version_key`` and
+            ``chunker_version``.
 
     Returns:
         Document key to version key.
@@ -104,7 +111,7 @@ def stored_versions(metadatas: Iterable[Mapping[str, object] | None]) -> dict[st
         key, version = metadata.get("document_key"), metadata.get("version_key")
         if not isinstance(key, str):
             continue
-        version = version if isinstance(version, str) else ""
+        version = version if isinstance(version, str) and chunked_by_current(metadata) else ""
         if versions.setdefault(key, version) != version:
             versions[key] = ""
     return versions

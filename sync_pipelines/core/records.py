@@ -4,6 +4,12 @@ A chunk id is ``{prefix}-{i}`` where the prefix is the lowercase sha256 hex of t
 (the S3 object key, the file path, or the normalised URL) or, for S3 invocations that give one,
 the ``custom_id``. Every chunk carries the standard metadata keys; the invocation's own metadata
 is merged on top and may not overwrite a standard key.
+
+Chunks record the version of the chunker that cut them (``chunker_version``; chunks written
+before the key existed were cut by version 1), so that a sync treats a document chunked by
+another version as changed and rewrites it once, and its context (``chunk_context``, see
+:mod:`~sync_pipelines.core.chunking.context`), which is embedded before the text but not part
+of the stored document.
 """
 
 import hashlib
@@ -11,11 +17,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from sync_pipelines.core.types import Chunk
+from sync_pipelines.core.types import Chunk, embedded_text
 
 MetadataScalar: TypeAlias = str | int | float | bool
 MetadataValue: TypeAlias = MetadataScalar | list[str] | list[int] | list[float] | list[bool]
 Metadata: TypeAlias = dict[str, MetadataValue]
+
+CHUNKER_VERSION_KEY = "chunker_version"
+CONTEXT_KEY = "chunk_context"
+
+CHUNKER_VERSION = 2
+"""Version of the chunker whose chunks :func:`build_records` labels.
+
+Version 2 bounds chunks by the embedding model's token budget and gives them their context
+(:func:`~sync_pipelines.core.chunking.budgets.default_chunking_options`). Bump it whenever the
+chunks the ops produce change: every sync then rewrites each document chunked by another
+version once (read at call time, so tests may patch it).
+"""
 
 STANDARD_METADATA_KEYS: frozenset[str] = frozenset(
     {
@@ -28,6 +46,8 @@ STANDARD_METADATA_KEYS: frozenset[str] = frozenset(
         "language",
         "chunk_strategy",
         "custom_id",
+        CHUNKER_VERSION_KEY,
+        CONTEXT_KEY,
     }
 )
 
@@ -40,6 +60,22 @@ class ReservedMetadataKeyError(ValueError):
         super().__init__(
             "metadata keys are reserved for standard chunk metadata: " + ", ".join(self.keys)
         )
+
+
+def chunker_version(metadata: Mapping[str, object] | None) -> int:
+    """The chunker version a stored chunk's metadata records (1 when it records none)."""
+    value = (metadata or {}).get(CHUNKER_VERSION_KEY)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def chunked_by_current(metadata: Mapping[str, object] | None) -> bool:
+    """Whether a stored chunk was cut by the current :data:`CHUNKER_VERSION`."""
+    return chunker_version(metadata) == CHUNKER_VERSION
+
+
+def version_metadata() -> Metadata:
+    """The ``chunker_version`` entry of new chunks (none for version 1, as version 1 wrote)."""
+    return {CHUNKER_VERSION_KEY: CHUNKER_VERSION} if CHUNKER_VERSION != 1 else {}
 
 
 def sha256_hex(text: str) -> str:
@@ -81,6 +117,17 @@ class ChunkRecord:
     document: str
     metadata: Metadata = field(default_factory=dict)
 
+    @property
+    def context(self) -> str | None:
+        """The chunk's context (metadata ``chunk_context``), if any."""
+        value = self.metadata.get(CONTEXT_KEY)
+        return value if isinstance(value, str) else None
+
+    @property
+    def embedded_text(self) -> str:
+        """The text to embed: the context (when any) on its own line, then the document."""
+        return embedded_text(self.document, self.context)
+
 
 def build_records(
     chunks: Sequence[Chunk],
@@ -104,7 +151,8 @@ def build_records(
         extra_metadata: Invocation metadata merged on top of the standard keys.
 
     Returns:
-        One record per chunk, ids ``{prefix}-{i}`` from 0.
+        One record per chunk, ids ``{prefix}-{i}`` from 0, labelled with
+        :data:`CHUNKER_VERSION` and each chunk's context.
 
     Raises:
         ReservedMetadataKeyError: When ``extra_metadata`` names a standard key.
@@ -117,6 +165,7 @@ def build_records(
         "version_key": version_key,
         "version_key_sha256": sha256_hex(version_key),
         "chunk_strategy": chunk_strategy,
+        **version_metadata(),
     }
     if language:
         base["language"] = language
@@ -128,7 +177,12 @@ def build_records(
         ChunkRecord(
             id=f"{prefix}-{i}",
             document=chunk.text,
-            metadata={**base, "start_line": chunk.start_line, "end_line": chunk.end_line},
+            metadata={
+                **base,
+                "start_line": chunk.start_line,
+                "end_line": chunk.end_line,
+                **({CONTEXT_KEY: chunk.context} if chunk.context else {}),
+            },
         )
         for i, chunk in enumerate(chunks)
     ]

@@ -168,9 +168,10 @@ def sync_document_staged(
             }
             plan = plan_document_sync(group, stored, prefix=prefix)
             started = time.perf_counter()
-            rows = float32_rows(vectors([r.document for r in plan.embed]), range(len(plan.embed)))
+            texts = [r.embedded_text for r in plan.embed]
+            rows = float32_rows(vectors(texts), range(len(plan.embed)))
             embed_seconds += time.perf_counter() - started
-            pickle.dump((plan.embed, rows, plan.update_metadata), stage)
+            pickle.dump((plan.embed, rows, plan.updates), stage)
             total += len(group)
             written += len(plan.embed)
             updated += len(plan.update_metadata)

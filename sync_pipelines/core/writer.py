@@ -133,7 +133,7 @@ def sync_document(
     plan = plan_document_sync(records, stored, prefix=prefix)
 
     started = time.perf_counter()
-    vectors = embed_unique(embed, [r.document for r in plan.embed])
+    vectors = embed_unique(embed, [r.embedded_text for r in plan.embed])
     embed_seconds = time.perf_counter() - started
 
     for span in _batches(len(plan.embed), max_batch_size):
@@ -144,8 +144,9 @@ def sync_document(
             metadatas=[r.metadata for r in batch],
             embeddings=float32_rows(vectors, span),
         )
-    for span in _batches(len(plan.update_metadata), max_batch_size):
-        updates = [plan.update_metadata[i] for i in span]
+    all_updates = plan.updates
+    for span in _batches(len(all_updates), max_batch_size):
+        updates = [all_updates[i] for i in span]
         collection.update(ids=[u[0] for u in updates], metadatas=[u[1] for u in updates])
     for span in _batches(len(plan.delete), max_batch_size):
         collection.delete(ids=[plan.delete[i] for i in span])

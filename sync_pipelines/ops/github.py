@@ -3,9 +3,10 @@
 Only files whose blob differs from what the collection holds are read and parsed; the plan
 (``sync_pipelines.core.git_sync``) compares the new tree with the tree of the commit recorded
 in the collection's metadata, or, when that commit is gone or unrelated (a force-push), with
-the blob shas stored in the chunks' ``version_key``. A fetch that fails is transient
-(:mod:`sync_pipelines.core.deletion_policy`): the run fails naming the repository and the
-cause before anything is planned, so the collection is left as it was.
+the blob shas stored in the chunks' ``version_key`` (also when the collection records another
+chunker version than the current one, so that every file chunked by it is re-chunked once). A
+fetch that fails is transient (:mod:`sync_pipelines.core.deletion_policy`): the run fails naming
+the repository and the cause before anything is planned, so the collection is left as it was.
 """
 
 import uuid
@@ -24,6 +25,7 @@ from sync_pipelines.core.git_sync import (
     plan_sync,
     stored_versions,
 )
+from sync_pipelines.core.records import chunked_by_current
 from sync_pipelines.core.types import ParsedDocument
 from sync_pipelines.core.writer import iter_metadatas
 from sync_pipelines.git import GitError, GitMirror, PathFilter
@@ -193,7 +195,7 @@ def _fetch(
         source_id=str(source.id),
         database_name=source.database_name,
         collection_name=config.target_collection,
-        chunking=to_chunking_options(source.chunking),
+        chunking=to_chunking_options(source.chunking, model),
         embedding_model=model,
     )
     return GithubFetch(target, uri, commit, mode, plan, files, skipped)
@@ -210,10 +212,16 @@ def _update(mirror: GitMirror, uri: str) -> None:
 def _previous(
     mirror: GitMirror, collection: Any, commit: str, path_filter: PathFilter, max_bytes: int
 ) -> tuple[str, dict[str, str]]:
-    """What the collection holds, as path -> blob sha, and how that was found."""
-    recorded = (collection.metadata or {}).get(COMMIT_METADATA_KEY)
+    """What the collection holds, as path -> blob sha, and how that was found.
+
+    The recorded commit's tree stands for the collection only if the collection also records
+    the current chunker version (the upsert op records both).
+    """
+    metadata = collection.metadata or {}
+    recorded = metadata.get(COMMIT_METADATA_KEY)
     if (
         isinstance(recorded, str)
+        and chunked_by_current(metadata)
         and mirror.has_commit(recorded)
         and related(mirror, recorded, commit)
     ):

@@ -2,15 +2,16 @@
 
 Files are written in groups through ``sync_in_groups`` (one embedding call per group;
 unchanged chunks are not re-embedded); chunks of deleted files are removed; the synced commit
-is recorded in the collection's metadata last, so a failed run is simply re-planned from the
-previous commit by the next one.
+and the chunker version are recorded in the collection's metadata last, so a failed run is
+simply re-planned from the previous commit by the next one.
 """
 
 from dataclasses import dataclass
 
 import dagster as dg
 
-from sync_pipelines.core.records import ChunkRecord, build_records
+from sync_pipelines.core import records as chunk_records
+from sync_pipelines.core.records import CHUNKER_VERSION_KEY, ChunkRecord, build_records
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure, open_target
 from sync_pipelines.ops.github import COMMIT_METADATA_KEY, GithubFetch
 from sync_pipelines.ops.progress import ProgressReporter
@@ -83,7 +84,8 @@ def chunk_github_op(context: dg.OpExecutionContext, fetched: GithubFetch) -> Git
 @dg.op(
     description=(
         "Write the changed files' chunks (unchanged chunks are not re-embedded), delete the "
-        "chunks of deleted files, and record the synced commit in the collection's metadata."
+        "chunks of deleted files, and record the synced commit and chunker version in the "
+        "collection's metadata."
     ),
     retry_policy=NETWORK_RETRY,
 )
@@ -124,6 +126,7 @@ def upsert_github_op(
         metadata={
             **(collection.metadata or {}),
             COMMIT_METADATA_KEY: chunked.commit,
+            CHUNKER_VERSION_KEY: chunk_records.CHUNKER_VERSION,
             "finished_ingest": True,
         }
     )

@@ -95,7 +95,7 @@ class S3SourceReader:
             source_id=str(self.source.id),
             database_name=self.source.database_name,
             collection_name=target_collection or self.config.collection_name,
-            chunking=to_chunking_options(self.source.chunking),
+            chunking=to_chunking_options(self.source.chunking, self.source.embedding_model.model),
             embedding_model=self.source.embedding_model.model,
         )
 

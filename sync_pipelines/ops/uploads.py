@@ -55,7 +55,7 @@ def fetch_upload_op(
         source_id=str(source.id),
         database_name=source.database_name,
         collection_name=config.target_collection,
-        chunking=to_chunking_options(source.chunking),
+        chunking=to_chunking_options(source.chunking, source.embedding_model.model),
         embedding_model=source.embedding_model.model,
     )
     yield dg.Output(

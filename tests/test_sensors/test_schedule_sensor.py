@@ -3,7 +3,8 @@
 Contract: the first tick (or a garbage cursor) only records the time; a tick after a cron tick
 passed queues one invocation per due source (GitHub: the schedule's branch into its collection;
 web: a re-crawl); a source whose previous invocation is still active is not queued twice; a
-tick with nothing due skips and advances the cursor.
+tick with nothing due skips and advances the cursor. An S3 reconcile also queues the objects
+whose chunks were cut by another chunker version.
 """
 
 import json
@@ -20,6 +21,7 @@ from sync_pipelines.definitions import build_resources
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.schemas import CreateSourcePayload, Source
 from sync_pipelines.settings import get_settings
+from tests.test_sync_pipelines.chunker_helpers import old_chunker
 from tests.test_sync_pipelines.s3_helpers import create_s3_source, run_s3_sync
 
 DATABASE = "testdb"
@@ -198,6 +200,25 @@ def test_due_s3_schedule_reconciles_bucket_and_collection(
 
     keys = sorted(job.metadata.s3.object_key for job in invocations(source) if job.metadata.s3)
     assert keys == ["b.md", "z.md"]
+
+
+def test_s3_reconcile_queues_objects_chunked_by_another_chunker_version(
+    s3_server: LocalS3Server, s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("old.md", "new.md"):
+        s3_client.put_object(Bucket=bucket, Key=key, Body=f"# {key}\n\nText of {key}.\n".encode())
+    source = create_s3_source(
+        s3_server, bucket, auto_sync="direct", schedule={"cron": "*/5 * * * *"}
+    )
+    with monkeypatch.context() as patch:
+        old_chunker(patch)
+        assert run_s3_sync(source, "old.md").success
+    assert run_s3_sync(source, "new.md").success
+
+    tick(minutes_ago(10))
+
+    keys = sorted(job.metadata.s3.object_key for job in invocations(source) if job.metadata.s3)
+    assert keys == ["old.md"]
 
 
 def test_s3_schedule_needs_direct_auto_sync(s3_server: LocalS3Server, bucket: str) -> None:

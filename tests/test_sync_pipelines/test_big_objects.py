@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync_pipelines.core import staged_writer
-from sync_pipelines.core.chunking import chunk_document, stream
+from sync_pipelines.core.chunking import chunk_document, default_chunking_options, stream
 from sync_pipelines.core.parsing import check_text_file, parse_object, text_lines
 from sync_pipelines.core.records import build_records
 from sync_pipelines.core.types import ChunkingOptions, ParsedDocument
@@ -65,7 +65,7 @@ def expected_records(key: str, text: str, etag: str) -> dict[str, tuple[str, dic
     """What a one-shot (whole-text) sync of the object gives: id -> (document, metadata)."""
     doc = parse_object(key, text.encode())
     records = build_records(
-        chunk_document(doc, ChunkingOptions()),
+        chunk_document(doc, default_chunking_options("all-MiniLM-L6-v2")),
         document_key=key,
         version_key=etag.strip('"'),
         chunk_strategy="tree_sitter",

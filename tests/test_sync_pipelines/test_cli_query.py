@@ -1,9 +1,10 @@
 """``chroma-sync query``: nearest chunks straight from the embedded Chroma, with the local model.
 
 Contract: the command opens the PersistentClient under CHROMA_SYNC_HOME, embeds the text with
-the collection's model and prints ids, distances (ascending), document keys and snippets;
-``--json`` gives the same as JSON; an unknown database or collection is one error line (exit 1)
-and creates nothing.
+the collection's model and prints ids, distances (ascending), document keys, lines (and pages
+when recorded) and snippets; ``--json`` gives the same as JSON; ``--contains`` and ``--regex``
+keep only chunks whose text matches (both given: matching both); an unknown database or
+collection, or a pattern Chroma rejects, is one error line (exit 1) and creates nothing.
 """
 
 import json
@@ -89,3 +90,60 @@ def test_query_unknown_collection_or_database(filled: Settings) -> None:
     chroma = ChromaResource(mode="persistent", path=str(filled.resolved_chroma_path))
     with pytest.raises(NotFoundError):
         chroma._make_client("other_db")
+
+
+def test_query_shows_key_lines_and_pages(filled: Settings) -> None:
+    chroma = ChromaResource(mode="persistent", path=str(filled.resolved_chroma_path))
+    collection = chroma.get_collection(
+        DB, COLLECTION, embedding_function=DefaultEmbeddingFunction()
+    )
+    text = "The warranty covers the blender motor for two years from the purchase date."
+    embed = get_embedding_function(MINILM_MODEL, model_dir=filled.resolved_model_dir)
+    metadata = {"document_key": "manual.pdf", "start_line": 40, "end_line": 52}
+    collection.upsert(
+        ids=["manual.pdf-3"],
+        documents=[text],
+        embeddings=embed([text]),
+        metadatas=[{**metadata, "start_page": 2, "end_page": 3}],
+    )
+    result = query(COLLECTION, "blender warranty", "--database", DB, "-n", "1")
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("1. manual.pdf-3  distance ")
+    assert first.endswith("  manual.pdf lines 40-52 pages 2-3")
+
+
+def hit_ids(text: str, *options: str) -> list[str]:
+    result = query(COLLECTION, text, "--database", DB, "-n", "3", "--json", *options)
+    assert result.exit_code == 0, result.output
+    return [hit["id"] for hit in json.loads(result.stdout)]
+
+
+def test_query_contains_keeps_only_chunks_with_the_text(filled: Settings) -> None:
+    assert len(hit_ids("a kitten on a rug")) == 3
+    assert hit_ids("a kitten on a rug", "--contains", "Quarterly") == ["money/tax.md-0"]
+    assert hit_ids("a kitten on a rug", "--contains", "quarterly") == []
+
+
+def test_query_regex_keeps_only_matching_chunks(filled: Settings) -> None:
+    found = hit_ids("taxes", "--regex", r"^(Deploy|A kitten)\b")
+    assert sorted(found) == ["ops/deploy.md-0", "pets/cats.md-0"]
+    assert hit_ids("taxes", "--regex", r"rug.*fire") == ["pets/cats.md-0"]
+
+
+def test_query_contains_and_regex_combine(filled: Settings) -> None:
+    assert hit_ids("anything", "--contains", "the", "--regex", "^Deploy") == ["ops/deploy.md-0"]
+    assert hit_ids("anything", "--contains", "kitten", "--regex", "^Deploy") == []
+    result = query(COLLECTION, "x", "--database", DB, "--contains", "kitten", "--regex", "^Q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "no chunk of collection 'kb-query' matches the filter"
+
+
+def test_query_invalid_regex_is_one_error_line(filled: Settings) -> None:
+    result = query(COLLECTION, "anything", "--database", DB, "--regex", "(unclosed")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "error: invalid --regex '(unclosed': unclosed group"
+    lookbehind = query(COLLECTION, "anything", "--database", DB, "--regex", "(?<=a)b")
+    assert lookbehind.exit_code == 1
+    assert lookbehind.stderr.startswith("error: invalid --regex '(?<=a)b': look-around")

@@ -6,7 +6,10 @@ and records the commit in the collection's metadata; include/exclude globs selec
 binary files and symlinks are skipped with reasons; a re-sync reads and re-embeds only files
 whose blob changed and deletes chunks of deleted and renamed-away files (against the recorded
 commit, or against the stored blob shas after a force-push to unrelated history); and the
-result always equals a fresh full sync of the new commit into a new collection. A token stored
+result always equals a fresh full sync of the new commit into a new collection. After a chunker
+upgrade the next sync compares stored blob shas (not the diff from the recorded commit) and
+re-chunks every file once, whatever changed in git; the one after is incremental again and
+writes nothing. A token stored
 on a source authenticates over HTTP and is never shown; an API-created invocation of a GitHub
 source runs to ``complete``.
 """
@@ -26,6 +29,7 @@ from sync_pipelines.names import INVOCATION_TAG, SYNC_GITHUB_JOB
 from sync_pipelines.run_requests import run_request_for
 from sync_pipelines.schemas import IndexJobMetadata, Source
 from sync_pipelines.settings import get_settings
+from tests.test_sync_pipelines.chunker_helpers import old_chunker
 from tests.test_sync_pipelines.github_helpers import (
     DATABASE,
     collection,
@@ -246,6 +250,55 @@ def test_missing_recorded_commit_compares_stored_blobs(root: Path, daemon: GitDa
     counts = summary(result)
     assert counts == {**counts, "files_changed": 0, "files_deleted": 1, "chunks_written": 0}
     fresh_equals_incremental("code", other, second)
+
+
+BIG_PY = "\n\n".join(
+    f"def function_{i}(x):\n    '''Function {i}.'''\n" + "    y = x * 2\n" * 30 + "    return y\n"
+    for i in range(6)
+)
+
+
+def test_chunker_upgrade_rechunks_every_file_once(
+    root: Path, daemon: GitDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, name = new_repo(root)
+    files = {**FILES, "src/big.py": BIG_PY}
+    fast_import(repo, [CommitSpec(files)])
+    source = create_github_source(base(daemon), name)
+    with monkeypatch.context() as patch:
+        old_chunker(patch)
+        assert run_github_sync(source, {"branch": "main"}).success
+    old = contents()
+    assert all("chunker_version" not in meta for _, meta in old.values())
+    assert collection().metadata.get("chunker_version", 1) == 1
+    # A commit lands too: the recorded commit's diff alone would re-chunk only src/app.py.
+    (second,) = fast_import(repo, [CommitSpec({"src/app.py": "def main():\n    return 3\n"})])
+
+    result = run_github_sync(source, {"branch": "main"})
+
+    assert result.success
+    assert fetch_metadata(result)["mode"] == "stored_blobs"
+    counts = summary(result)
+    assert counts["files_changed"] == len(files) and counts["files_unchanged"] == 0
+    assert counts["chunks_skipped"] == 0
+    stored = contents()
+    assert counts["chunks_written"] + counts["chunks_metadata_updated"] == len(stored)
+    assert {meta["chunker_version"] for _, meta in stored.values()} == {2}
+    for path in files:
+        ids = {cid for cid, (_, meta) in stored.items() if meta["document_key"] == path}
+        assert ids == {f"{sha256_hex(path)}-{i}" for i in range(len(ids))}, path
+    assert len(stored) > len(old)  # src/big.py is cut to the 256-token window now
+    assert collection().metadata["chunker_version"] == 2
+    assert collection().metadata["git_commit"] == second
+    fresh_equals_incremental("code", source, second)
+
+    again = run_github_sync(source, {"branch": "main"})
+
+    assert fetch_metadata(again)["mode"] == "diff"
+    counts = summary(again)
+    assert counts["files_changed"] == 0 and counts["chunks_written"] == 0
+    assert counts["chunks_metadata_updated"] == 0
+    assert contents() == stored
 
 
 def test_token_on_the_source_authenticates_over_http_and_is_never_shown(

@@ -3,7 +3,9 @@
 Contract: one object becomes chunks whose ids and metadata follow NOTES.md; re-syncing replaces
 the object's chunks exactly (no duplicates, no stale chunks, unchanged chunks not rewritten);
 bad objects fail with an error naming the object and the reason and leave the collection as it
-was; a stock chromadb client can query what we wrote.
+was; a stock chromadb client can query what we wrote. After a chunker upgrade (a new
+``CHUNKER_VERSION``), the first re-sync rewrites every chunk of each object once, leaving only
+chunks of the new version with contiguous ids, and the next one writes nothing.
 """
 
 import io
@@ -12,12 +14,14 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from reportlab.pdfgen import canvas
 
 from sync_pipelines.core.records import sha256_hex
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.resources.chroma import reset_client_cache
 from sync_pipelines.settings import get_settings
+from tests.test_sync_pipelines.chunker_helpers import old_chunker
 from tests.test_sync_pipelines.s3_helpers import (
     DATABASE,
     chunks_of,
@@ -283,3 +287,43 @@ def test_stock_chromadb_client_queries_result(
         "shipping.md",
         "cats.md",
     ]
+
+
+GUIDE_MD = "# Guide\n\n" + "\n\n".join(
+    f"## Part {i}\n\n" + " ".join(f"word{j} of part {i}." for j in range(60)) for i in range(4)
+)
+
+
+def test_chunker_upgrade_rewrites_each_object_once(
+    s3_server: LocalS3Server, s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = {"a.py": PY_MODULE, "guide.md": GUIDE_MD, "small.md": "# Small\n\nOne line.\n"}
+    for key, body in objects.items():
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    source = create_s3_source(s3_server, bucket)
+    with monkeypatch.context() as patch:
+        old_chunker(patch)
+        assert all(run_s3_sync(source, key).success for key in objects)
+    old = {key: chunks_of(key) for key in objects}
+    assert all("chunker_version" not in e["meta"] for c in old.values() for e in c.values())
+
+    upgraded = {key: step_metadata(run_s3_sync(source, key), "upsert_op") for key in objects}
+
+    for key, counts in upgraded.items():
+        stored = chunks_of(key)
+        assert counts["chunks"] == len(stored)
+        assert counts["chunks_written"] + counts["chunks_metadata_updated"] == len(stored), key
+        assert counts["chunks_skipped"] == 0
+        assert counts["chunks_deleted"] == max(0, len(old[key]) - len(stored))
+        assert set(stored) == {f"{sha256_hex(key)}-{i}" for i in range(len(stored))}
+        assert {e["meta"]["chunker_version"] for e in stored.values()} == {2}
+    assert len(chunks_of("a.py")) > len(old["a.py"])  # cut to the 256-token window now
+    assert upgraded["a.py"]["chunks_written"] > 0
+    assert collection().count() == sum(len(chunks_of(key)) for key in objects)
+
+    again = {key: step_metadata(run_s3_sync(source, key), "upsert_op") for key in objects}
+
+    for key, counts in again.items():
+        assert counts["chunks_written"] == counts["chunks_metadata_updated"] == 0, key
+        assert counts["chunks_deleted"] == 0
+        assert counts["chunks_skipped"] == len(chunks_of(key))

@@ -4,7 +4,8 @@ Contract: a full sync stores each page's main content under ids sha256(url)-i wi
 standard metadata plus ``title``; a re-sync with nothing changed sends conditional GETs and
 writes nothing; a changed page is re-embedded alone; a removed or no-longer-linked page loses
 its chunks; a page that keeps failing keeps its chunks; a starting URL the guard refuses fails
-the run naming the URL and the reason, leaving the collection as it was.
+the run naming the URL and the reason, leaving the collection as it was. After a chunker
+upgrade each page is fetched unconditionally and rewritten once, then unchanged again.
 """
 
 import hashlib
@@ -21,6 +22,7 @@ from sync_pipelines.names import CRAWL_WEB_OP, INVOCATION_TAG, SYNC_WEB_JOB
 from sync_pipelines.ops.web import WebSyncConfig
 from sync_pipelines.schemas import CreateSourcePayload, IndexJobMetadata, Source
 from sync_pipelines.settings import get_settings
+from tests.test_sync_pipelines.chunker_helpers import old_chunker
 from tests.test_sync_pipelines.github_helpers import DATABASE, contents, document_keys
 from tests.test_sync_pipelines.s3_helpers import failure_description
 
@@ -164,3 +166,29 @@ def test_refused_starting_url_fails_naming_it_and_writes_nothing(
     message = failure_description(result)
     assert message.startswith(site.url("/")) and "127.0.0.1" in message
     assert contents(COLLECTION) == before
+
+
+def test_chunker_upgrade_refetches_and_rewrites_each_page_once(
+    site: LocalWebSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = web_source(site)
+    with monkeypatch.context() as patch:
+        old_chunker(patch)
+        summary(run(source))
+    assert all("chunker_version" not in meta for _, meta in contents(COLLECTION).values())
+    site.clear_log()
+
+    counts = summary(run(source))
+
+    # Validators of pages chunked by another version are not sent: each page is read again.
+    assert all("if-none-match" not in r.headers for r in site.requests_for("/a"))
+    assert counts["pages_written"] == 4 and counts["pages_unchanged"] == 0
+    stored = contents(COLLECTION)
+    assert counts["chunks_written"] + counts["chunks_metadata_updated"] == len(stored)
+    assert {meta["chunker_version"] for _, meta in stored.values()} == {2}
+
+    again = summary(run(source))
+
+    assert again["pages_unchanged"] == 4 and again["pages_written"] == 0
+    assert again["chunks_written"] == again["chunks_metadata_updated"] == 0
+    assert contents(COLLECTION) == stored

@@ -3,7 +3,8 @@
 Contract: a document's chunks end exactly as a fresh sync would leave them; unchanged text is
 never re-embedded; a metadata-only change updates metadata (removed keys disappear) without
 re-embedding; stale ids are deleted; other documents are untouched; no write exceeds the
-client's batch size.
+client's batch size. A chunk's context is embedded on a line before its text, stored only in
+its metadata, and a changed context re-embeds the chunk.
 """
 
 import subprocess
@@ -18,7 +19,7 @@ import chromadb
 import numpy as np
 import pytest
 
-from sync_pipelines.core.records import build_records
+from sync_pipelines.core.records import build_records, sha256_hex
 from sync_pipelines.core.types import Chunk
 from sync_pipelines.core.writer import sync_document
 from sync_pipelines.devtools.ports import free_port
@@ -213,3 +214,33 @@ def test_chroma_resource_on_a_chroma_server(chroma_server: int) -> None:
     stock = chromadb.HttpClient(host="127.0.0.1", port=chroma_server, database="server_db")
     got = stock.get_collection("docs").get()
     assert sorted(got["ids"]) == [f"{records(['a'])[0].id}"]
+
+
+def test_context_is_embedded_before_the_text_and_a_changed_context_re_embeds(
+    collection: Any,
+) -> None:
+    def with_context(context: str | None) -> Any:
+        return build_records(
+            [Chunk("body", 3, 3, context), Chunk("tail", 4, 4)],
+            document_key="doc.txt",
+            version_key="v1",
+            chunk_strategy="tree_sitter",
+        )
+
+    embed = CountingEmbed()
+    sync(collection, with_context("class A > def f"), embed)
+    assert embed.texts == ["class A > def f\nbody", "tail"]
+    stored = snapshot(collection)
+    assert [d for d, _ in stored.values()] == ["body", "tail"]  # the document is the text alone
+    assert stored[f"{sha256_hex('doc.txt')}-0"][1]["chunk_context"] == "class A > def f"
+    assert all(m["chunker_version"] == 2 for _, m in stored.values())
+    embed.texts.clear()
+
+    counts = sync(collection, with_context("class B > def f"), embed)
+
+    assert embed.texts == ["class B > def f\nbody"]  # same text, new context: new vector
+    assert (counts.written, counts.unchanged) == (1, 1)
+    counts = sync(collection, with_context(None), embed)
+    assert embed.texts[-1] == "body" and counts.written == 1
+    assert "chunk_context" not in snapshot(collection)[f"{sha256_hex('doc.txt')}-0"][1]
+    assert sync(collection, with_context(None), embed).written == 0

@@ -1,9 +1,11 @@
 """Syntax-aware chunking of source code with tree-sitter.
 
 The top-level syntax nodes of a file (with the blank lines and comments before each) are
-packed greedily into chunks up to the size cap. A node too big on its own is replaced by its
-children, so a big class becomes its header plus its methods; a leaf that is still too big is
-cut into line windows. Chunks are whole-line slices, so line numbers are exact.
+packed greedily into chunks up to the size cap and token budget. A node too big on its own is
+replaced by its children, so a big class becomes its header plus its methods; a leaf that is
+still too big is cut into line windows. Chunks are whole-line slices, so line numbers are
+exact. With ``context`` on, a chunk starting inside a definition names the definitions that
+enclose it (:func:`~sync_pipelines.core.chunking.context.code_contexts`).
 """
 
 from collections.abc import Sequence
@@ -11,26 +13,30 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from sync_pipelines.core.chunking.context import code_contexts
 from sync_pipelines.core.chunking.lines import LineIndex
 from sync_pipelines.core.chunking.packing import Span, pack
-from sync_pipelines.core.types import Chunk
+from sync_pipelines.core.types import Chunk, ChunkingOptions
 
 Nodes = tuple[tree_sitter.Node, ...]
 
 
-def chunk_code(text: str, grammar: tree_sitter.Language, max_size_bytes: int) -> list[Chunk]:
+def chunk_code(text: str, grammar: tree_sitter.Language, options: ChunkingOptions) -> list[Chunk]:
     """Chunk source code along its syntax tree.
 
     Args:
         text: The source text.
         grammar: The tree-sitter grammar of the text's language.
-        max_size_bytes: Most UTF-8 bytes per chunk.
+        options: Byte cap, token budget and whether chunks get their context.
 
     Returns:
         The chunks in document order.
     """
-    index = LineIndex(text, max_size_bytes)
-    root = tree_sitter.Parser(grammar).parse(text.encode()).root_node
+    source = text.encode()
+    root = tree_sitter.Parser(grammar).parse(source).root_node
+    rows = text.count("\n") + 1
+    contexts = code_contexts(root, source, rows) if options.context else None
+    index = LineIndex(text, options, contexts)
     last_row = len(index) - 1
     return pack(index, _spans(root.children, 0, last_row), _expand)
 

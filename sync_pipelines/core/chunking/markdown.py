@@ -4,7 +4,8 @@ The document is cut into sections at ATX (``#``) and setext (``===``/``---`` und
 headings, ignoring anything inside fenced code blocks. Sections are packed together up to the
 size cap; a section too big on its own is cut into blocks (paragraphs separated by blank
 lines, a fenced code block kept whole, a heading line on its own), and a block that is still
-too big is cut into line windows.
+too big is cut into line windows. With ``context`` on, a chunk carries the heading path of
+the section it starts in (the headings above it that it does not itself begin with).
 """
 
 import re
@@ -12,37 +13,59 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Literal
 
+from sync_pipelines.core.chunking.context import join_context
 from sync_pipelines.core.chunking.lines import LineIndex
 from sync_pipelines.core.chunking.packing import Packed, Span, pack_resumable
-from sync_pipelines.core.types import Chunk
+from sync_pipelines.core.types import Chunk, ChunkingOptions
 
 Kind = Literal["section", "block"]
+Headings = tuple[tuple[int, str], ...]
+"""Open headings as ``(level, title)``, outermost first."""
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
 _NOT_PARAGRAPH = re.compile(r"^ {0,3}(?:[-+*>|]|\d+[.)])(?:[ \t]|$)|^(?: {4}|\t)")
+_ATX_CLOSING = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
 
 
-def chunk_markdown(text: str, max_size_bytes: int) -> list[Chunk]:
+def chunk_markdown(text: str, options: ChunkingOptions) -> list[Chunk]:
     """Chunk markdown along its headings.
 
     Args:
         text: The markdown text.
-        max_size_bytes: Most UTF-8 bytes per chunk.
+        options: Byte cap, token budget and whether chunks get their heading path.
 
     Returns:
         The chunks in document order.
     """
-    return chunk_markdown_resumable(text, max_size_bytes).chunks
+    return chunk_markdown_resumable(text, options)[0].chunks
 
 
-def chunk_markdown_resumable(text: str, max_size_bytes: int) -> Packed:
-    """:func:`chunk_markdown`, also saying from which row chunking may resume (streaming)."""
-    index = LineIndex(text, max_size_bytes)
-    layout = _Layout(index.lines)
+def chunk_markdown_resumable(
+    text: str, options: ChunkingOptions, headings: Headings = ()
+) -> tuple[Packed, list[Headings]]:
+    """:func:`chunk_markdown`, also saying from which row chunking may resume (streaming).
+
+    Args:
+        text: The markdown text (or a window of it, starting at a heading).
+        options: Byte cap, token budget and whether chunks get their heading path.
+        headings: The headings open where ``text`` starts.
+
+    Returns:
+        The packing, and the headings open before each row (one more entry for the end).
+    """
+    lines = text.split("\n")
+    layout = _Layout(lines)
+    opened = layout.open_headings(lines, headings)
+    contexts = None
+    if options.context:
+        paths = {path: join_context([title for _, title in path]) for path in set(opened)}
+        contexts = [paths[path] for path in opened[:-1]]
+    index = LineIndex(text, options, contexts)
     starts = [row for row in range(len(index)) if layout.heading_start[row]]
-    return pack_resumable(index, _tile(starts, 0, len(index) - 1, "section"), layout.expand)
+    spans = _tile(starts, 0, len(index) - 1, "section")
+    return pack_resumable(index, spans, layout.expand), opened
 
 
 class _Layout:
@@ -71,6 +94,24 @@ class _Layout:
             elif row > 0 and _SETEXT_UNDERLINE.match(line) and self._paragraph(lines, row - 1):
                 self.heading_start[row - 1] = self.heading_end[row] = True
         self.blank = [not line.strip() for line in lines]
+
+    def open_headings(self, lines: Sequence[str], headings: Headings) -> list[Headings]:
+        """The headings open before each row (a heading is open below its own line)."""
+        opened: list[Headings] = []
+        for row, line in enumerate(lines):
+            opened.append(headings)
+            if not self.heading_start[row]:
+                continue
+            if _ATX_HEADING.match(line):
+                marks = line.lstrip(" ")
+                level = len(marks) - len(marks.lstrip("#"))
+                title = _ATX_CLOSING.sub("", marks.lstrip("#")).strip()
+            else:
+                underline = lines[row + 1].strip()
+                level, title = (1 if underline.startswith("=") else 2), line.strip()
+            headings = (*(h for h in headings if h[0] < level), (level, title))
+        opened.append(headings)
+        return opened
 
     @staticmethod
     def _closes(fence: str, marker: str, line: str) -> bool:

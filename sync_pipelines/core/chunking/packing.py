@@ -2,9 +2,10 @@
 
 Syntax-aware chunkers describe a document as a sequence of :class:`Span` (row ranges that
 should stay together, e.g. one function or one markdown section) that tile the document.
-:func:`pack` merges neighbouring spans while they fit the size cap; a span too big on its
-own is replaced by the finer spans its ``expand`` callback returns (a class by its methods,
-a section by its paragraphs) or, when there is nothing finer, cut into line windows. The
+:func:`pack` merges neighbouring spans while they fit a chunk (byte cap and token budget,
+:meth:`~sync_pipelines.core.chunking.lines.LineIndex.fits`); a span too big on its own is
+replaced by the finer spans its ``expand`` callback returns (a class by its methods, a section
+by its paragraphs) or, when there is nothing finer, cut into line windows. The
 pieces of an expanded span are packed among themselves only, so a chunk never mixes part of
 a big class with the code around it; inside an expanded span, the rows before an expanded
 child (a class's header line) may join the child's first piece.
@@ -39,7 +40,7 @@ Expand = Callable[[Span[T]], Sequence[Span[T]]]
 
 
 def pack(index: LineIndex, spans: Sequence[Span[T]], expand: Expand[T]) -> list[Chunk]:
-    """Pack spans that tile a row range into chunks of at most ``index.cap`` bytes.
+    """Pack spans that tile a row range into chunks that fit ``index``'s bounds.
 
     Args:
         index: The document's lines.
@@ -86,8 +87,8 @@ def pack_resumable(index: LineIndex, spans: Sequence[Span[T]], expand: Expand[T]
                 chunks.extend(index.emit(*current))
             current = None
             continue
-        if index.size(span.start, span.end) <= index.cap:
-            if current is not None and index.size(current[0], span.end) <= index.cap:
+        if index.fits(span.start, span.end):
+            if current is not None and index.fits(current[0], span.end):
                 current = (current[0], span.end)
                 continue
             if current is not None:

@@ -12,14 +12,17 @@ right, so those chunks are final whatever follows. The rows from that point on a
 with the next window. A window that grows past :data:`MAX_HELD_CHARS` without a safe cut is
 chunked as if the document ended there (a valid chunking, possibly cut differently from the
 whole-text one at that point). Source code needs its whole syntax tree and is chunked whole.
+A markdown window starts with the headings open where the previous one left off, so chunks
+keep their heading path across windows.
 """
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from sync_pipelines.core.chunking import chunk_document, strategy_used
 from sync_pipelines.core.chunking.lines import chunk_lines
 from sync_pipelines.core.chunking.markdown import (
+    Headings,
     chunk_markdown_resumable,
     fence_after,
     is_atx_heading,
@@ -33,7 +36,27 @@ WINDOW_CHARS = 1024 * 1024
 MAX_HELD_CHARS = 8 * 1024 * 1024
 """Characters a window may grow to without a safe cut before it is chunked regardless."""
 
-Chunker = Callable[[str], Packed]
+
+class _Chunker:
+    """Chunks one window; markdown windows also carry the headings open where they start."""
+
+    def __init__(self, markdown: bool, max_lines: int, options: ChunkingOptions) -> None:
+        self.markdown = markdown
+        self.max_lines = max_lines
+        self.options = options
+        self.headings: Headings = ()
+        self._opened: list[Headings] = []
+
+    def __call__(self, text: str) -> Packed:
+        if not self.markdown:
+            return _lines_packed(text, self.max_lines, self.options)
+        packed, self._opened = chunk_markdown_resumable(text, self.options, self.headings)
+        return packed
+
+    def advance(self, rows: int) -> None:
+        """The next window starts ``rows`` rows into the one just chunked."""
+        if self.markdown:
+            self.headings = self._opened[rows]
 
 
 def stream_chunks(
@@ -52,16 +75,15 @@ def stream_chunks(
     strategy = strategy_used(ParsedDocument("", language), options)
     if strategy == "lines":
         max_lines = options.max_lines if options.strategy == "lines" else sys.maxsize
-        yield from _windows(lines, False, lambda text: _lines_packed(text, max_lines, options))
+        yield from _windows(lines, _Chunker(False, max_lines, options))
     elif language == "markdown":
-        cap = options.max_size_bytes
-        yield from _windows(lines, True, lambda text: chunk_markdown_resumable(text, cap))
+        yield from _windows(lines, _Chunker(True, sys.maxsize, options))
     else:
         yield from chunk_document(ParsedDocument("\n".join(lines), language), options)
 
 
 def _lines_packed(text: str, max_lines: int, options: ChunkingOptions) -> Packed:
-    chunks = chunk_lines(text, max_lines, options.max_size_bytes)
+    chunks = chunk_lines(text, max_lines, options)
     if not chunks:
         return Packed(chunks, text.count("\n") + 1, 0)
     resume = chunks[-1].start_line
@@ -69,7 +91,8 @@ def _lines_packed(text: str, max_lines: int, options: ChunkingOptions) -> Packed
     return Packed(chunks, resume - 1, final)
 
 
-def _windows(lines: Iterable[str], markdown: bool, chunker: Chunker) -> Iterator[Chunk]:
+def _windows(lines: Iterable[str], chunker: _Chunker) -> Iterator[Chunk]:
+    markdown = chunker.markdown
     window: list[str] = []
     base = 0  # document row of window[0]
     size = 0
@@ -83,6 +106,7 @@ def _windows(lines: Iterable[str], markdown: bool, chunker: Chunker) -> Iterator
                 keep, done = len(window), packed.chunks
                 fence = None  # the next window is chunked as a document of its own
             yield from _shifted(done, base)
+            chunker.advance(keep)
             window = window[keep:]
             base += keep
             size = sum(len(row) + 1 for row in window)
@@ -96,4 +120,4 @@ def _windows(lines: Iterable[str], markdown: bool, chunker: Chunker) -> Iterator
 
 def _shifted(chunks: list[Chunk], base: int) -> Iterator[Chunk]:
     for chunk in chunks:
-        yield Chunk(chunk.text, chunk.start_line + base, chunk.end_line + base)
+        yield Chunk(chunk.text, chunk.start_line + base, chunk.end_line + base, chunk.context)
