@@ -11,6 +11,7 @@ context included. ``ChunkingOptions()`` stays the byte-only chunker of version 1
 """
 
 import functools
+import subprocess
 import sys
 import typing
 from pathlib import Path
@@ -264,3 +265,58 @@ def test_streaming_gives_the_same_chunks_and_context(
     finally:
         stream.WINDOW_CHARS, stream.MAX_HELD_CHARS = saved
     assert streamed == whole
+
+
+RACE = """
+import sys, threading
+from sync_pipelines.core.chunking import chunk_document
+from sync_pipelines.core.chunking.budgets import default_chunking_options
+from sync_pipelines.core.types import ParsedDocument
+
+errors = []
+barrier = threading.Barrier(7)
+doc = ParsedDocument(text="# Title\\n\\n" + "word " * 400 + "\\n", language="markdown")
+
+def embedder():
+    barrier.wait()
+    import sync_pipelines.core.embedding  # noqa: F401  (what the embed step imports)
+
+def chunker():
+    barrier.wait()
+    try:
+        chunk_document(doc, default_chunking_options("all-MiniLM-L6-v2"))
+    except Exception as exc:
+        errors.append(repr(exc))
+
+threads = [threading.Thread(target=embedder)] + [threading.Thread(target=chunker) for _ in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors[:2])
+sys.exit(1 if errors else 0)
+"""
+
+ALONE = """
+import sys
+from sync_pipelines.core.chunking import chunk_document
+from sync_pipelines.core.chunking.budgets import default_chunking_options
+from sync_pipelines.core.types import ParsedDocument
+
+doc = ParsedDocument(text="# Title\\n\\n" + "word " * 400 + "\\n", language="markdown")
+assert len(chunk_document(doc, default_chunking_options("all-MiniLM-L6-v2"))) > 1
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"chromadb", "onnxruntime"})
+print(heavy)
+sys.exit(1 if heavy else 0)
+"""
+
+
+def test_first_chunking_in_many_threads_beside_the_embedders_import() -> None:
+    """A batch run chunks in worker threads while the embed step imports chromadb: the first
+    token counting must not import chromadb too (importlib hands one of two importing threads a
+    partly initialised module), and the counter is made once."""
+    alone = subprocess.run([sys.executable, "-c", ALONE], capture_output=True, text=True)
+    assert alone.returncode == 0, alone.stdout + alone.stderr  # counting never loads chromadb
+    for _ in range(3):  # a fresh interpreter each time: the race is on first imports
+        run = subprocess.run(
+            [sys.executable, "-c", RACE], capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 0, run.stdout + run.stderr

@@ -8,6 +8,7 @@ whose tokenizer is not shipped (Qwen, a byte-level BPE) are counted in UTF-8 byt
 bound on their tokens; a newline is then one more byte (``join_cost`` 1).
 """
 
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -110,33 +111,59 @@ class WordPieceCounter:
             end = max(1, _space_cut(text, offsets[limit // 2][0], offsets[limit][0]))
 
 
+class TokenizerNotFoundError(FileNotFoundError):
+    """A local model's ``tokenizer.json`` is not installed (the message says how to install)."""
+
+
 def tokenizer_path(model: str) -> Path:
-    """The ``tokenizer.json`` of a local model (found as the embedding function finds it).
+    """The ``tokenizer.json`` of a local model, where the embedding function finds its files.
+
+    Looked up in ``<model_dir>/all-MiniLM-L6-v2/onnx`` and then chromadb's own cache, spelled
+    out rather than read from chromadb: chunking runs in worker threads, and importing chromadb
+    there races with the embedder's import of it (importlib then hands one thread a partly
+    initialised module).
 
     Raises:
         ValueError: The model has no local tokenizer (or is unknown).
-        ModelNotFoundError: The model's files are not installed.
+        TokenizerNotFoundError: The model's files are not installed.
     """
-    # The embedding module loads onnxruntime and chromadb: imported only when counting.
-    from sync_pipelines.core.embedding import find_model_dir
     from sync_pipelines.settings import get_settings
 
     if model_budget(model).counting != "wordpiece":
         raise ValueError(f"embedding model {model!r} has no local tokenizer")
-    return find_model_dir(get_settings().resolved_model_dir) / "tokenizer.json"
+    candidates = [
+        get_settings().resolved_model_dir.expanduser() / model / "onnx" / "tokenizer.json",
+        Path.home() / ".cache" / "chroma" / "onnx_models" / model / "onnx" / "tokenizer.json",
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    searched = ", ".join(str(path.parent) for path in candidates)
+    raise TokenizerNotFoundError(
+        f"tokenizer of embedding model {model} not found (searched: {searched}). "
+        "Install it with `chroma-sync model install`."
+    )
 
 
-@cache
+_counter_lock = threading.Lock()
+
+
 def token_counter(model: str | None) -> TokenCounter:
-    """The counter of ``model``'s tokens, one per model and process.
+    """The counter of ``model``'s tokens, one per model and process (made once, thread-safe).
 
     Args:
         model: A dense model name; ``None`` counts UTF-8 bytes.
 
     Raises:
         ValueError: The project does not know the model.
-        ModelNotFoundError: A local model whose files are not installed.
+        TokenizerNotFoundError: A local model whose files are not installed.
     """
+    with _counter_lock:
+        return _token_counter(model)
+
+
+@cache
+def _token_counter(model: str | None) -> TokenCounter:
     if model is None or model_budget(model).counting == "bytes":
         return ByteCounter()
     return WordPieceCounter(Tokenizer.from_file(str(tokenizer_path(model))))
