@@ -67,21 +67,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     }
     env.pop("CHROMA_SYNC_CATALOG_URL", None)
     env.pop("CHROMA_SYNC_UPLOADS_DIR", None)
-    port = free_port_block(1)[0]
-    args = [sys.executable, "-m", "sync_pipelines.cli", "api"]
-    args += ["--host", "127.0.0.1", "--port", str(port)]
-    with (home / "api.log").open("wb") as log:
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc, port = _start_api(env, home / "api.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (home / "api.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the API did not start"
-                time.sleep(0.1)
         yield LiveApi(port, token, home / "uploads")
     finally:
         proc.terminate()
@@ -90,6 +77,30 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
         except subprocess.TimeoutExpired:  # uvicorn waits for requests a failed test left open
             proc.kill()
             proc.wait(timeout=10)
+
+
+def _start_api(env: dict[str, str], log_path: Path) -> tuple["subprocess.Popen[bytes]", int]:
+    """Start the API on a free port and wait until uvicorn says it listens there.
+
+    A TCP connect is no proof: another process may hold a port picked as free a moment ago
+    (uvicorn then exits with "address already in use"), so that case retries on another port.
+    """
+    for _ in range(5):
+        port = free_port_block(1)[0]
+        args = [sys.executable, "-m", "sync_pipelines.cli", "api"]
+        args += ["--host", "127.0.0.1", "--port", str(port)]
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and f"running on http://127.0.0.1:{port}" not in (
+            log_path.read_text(errors="replace")
+        ):
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.1)
+        if proc.poll() is None:
+            return proc, port
+        assert "address already in use" in log_path.read_text(), log_path.read_text()
+    raise AssertionError("no free port for the API after 5 tries")
 
 
 def open_upload(api: LiveApi, sent: bytes) -> socket.socket:
