@@ -5,10 +5,13 @@ server-wide credentials are refused to sources that would carry them elsewhere. 
 a :class:`BadRequestError` naming the field. The same rules run again when a run connects.
 """
 
-from urllib.parse import urlsplit
-
 from api_bridge.errors import BadRequestError
-from sync_pipelines.outbound.checks import OutboundRefused, check_git_url, check_http_url
+from sync_pipelines.outbound.checks import (
+    OutboundRefused,
+    check_git_url,
+    check_http_url,
+    same_https_host,
+)
 from sync_pipelines.outbound.policy import outbound_policy
 from sync_pipelines.outbound.server_credentials import server_credentials_refusal
 from sync_pipelines.schemas import CreateSourcePayload
@@ -37,7 +40,7 @@ def check_source_reach(payload: CreateSourcePayload, settings: Settings) -> None
                 github.repository,
                 "github.base_url",
             )
-            if github.app_id is not None and not _same_https_host(
+            if github.app_id is not None and not same_https_host(
                 github.base_url, settings.github_base_url
             ):
                 raise OutboundRefused(
@@ -56,8 +59,3 @@ def check_source_reach(payload: CreateSourcePayload, settings: Settings) -> None
         )
         if reason is not None:
             raise BadRequestError("s3.aws_credential_id", reason)
-
-
-def _same_https_host(url: str, home: str) -> bool:
-    ours, theirs = urlsplit(home), urlsplit(url)
-    return ours.scheme == theirs.scheme == "https" and ours.netloc.lower() == theirs.netloc.lower()

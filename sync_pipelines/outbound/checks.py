@@ -136,3 +136,12 @@ def check_git_url(
     parts = url_parts(base_url, field, tuple(DEFAULT_PORTS))
     assert parts.hostname is not None
     check_host(policy, parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme.lower()], field)
+
+
+def same_https_host(url: str, home: str) -> bool:
+    """Tell whether ``url`` is https on the host (and port) of the https URL ``home``.
+
+    The rule for server-wide git credentials: they go only to the configured git host.
+    """
+    ours, theirs = urlsplit(home), urlsplit(url)
+    return ours.scheme == theirs.scheme == "https" and ours.netloc.lower() == theirs.netloc.lower()

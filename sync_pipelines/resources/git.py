@@ -10,13 +10,13 @@ the outbound policy (``sync_pipelines.outbound``).
 import os
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import Field
 
 from sync_pipelines.git import GitMirror
 from sync_pipelines.github_app import DEFAULT_API_URL, GitHubAppError, app_auth
+from sync_pipelines.outbound.checks import same_https_host
 from sync_pipelines.outbound.git_transport import GitTransport
 from sync_pipelines.outbound.policy import AddressPolicy
 from sync_pipelines.schemas import Source
@@ -106,13 +106,7 @@ class GitResource(dg.ConfigurableResource):
 
     def server_token_host(self, source: Source) -> bool:
         """Tell whether ``source``'s repository is on the configured git host, over https."""
-        home = urlsplit(self.default_base_url)
-        there = urlsplit(self.repository_url(source))
-        return (
-            home.scheme == "https"
-            and there.scheme == "https"
-            and there.netloc.lower() == home.netloc.lower()
-        )
+        return same_https_host(self.repository_url(source), self.default_base_url)
 
     def repository_url(self, source: Source) -> str:
         """Return the credential-free URL of ``source``'s repository.
