@@ -13,17 +13,37 @@ CONTEXT_SEPARATOR = "\n"
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where in the original document a run of lines of its parsed text comes from.
+
+    Attributes:
+        line: 1-based first line of the parsed text this location applies to; it holds until
+            the next location's line.
+        page: 1-based page of a PDF, or slide of a presentation.
+        sheet: Sheet name of a spreadsheet.
+    """
+
+    line: int
+    page: int | None = None
+    sheet: str | None = None
+
+
+@dataclass(frozen=True)
 class ParsedDocument:
     """Text extracted from one source object, ready to chunk.
 
     Attributes:
-        text: The document text (UTF-8 decoded; HTML already turned into markdown).
+        text: The document text (UTF-8 decoded; HTML and office documents already turned
+            into markdown).
         language: Language name used to pick a chunker (``"python"``, ``"markdown"``, ...),
             or ``None`` for plain text.
+        locations: Pages, slides or sheets of the original, in line order (empty for
+            documents without any).
     """
 
     text: str
     language: str | None
+    locations: tuple[Location, ...] = ()
 
 
 @dataclass(frozen=True)
