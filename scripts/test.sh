@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/ensure_postgres.sh
 bash scripts/ensure_chromium.sh
+bash scripts/install_libreoffice.sh
 export CHROMA_SYNC_REQUIRE_PG=1
 export CHROMA_SYNC_REQUIRE_UI=1
 .venv/bin/ruff check sync_pipelines sensors api_bridge tests bench scripts

@@ -1,21 +1,25 @@
 """Turn a fetched object's bytes into text ready to chunk.
 
-PDFs are extracted page by page with pypdf, HTML is converted to markdown with markdownify,
-and everything else must be strict UTF-8 text. Anything that cannot become text raises
-:class:`ParseError`, whose message names the object and the reason.
+Documents of a registered type (PDF, Office, OpenDocument, CSV, EPUB, images: see
+:mod:`~sync_pipelines.core.documents.registry`) are parsed to markdown by their parser, HTML
+is converted to markdown with markdownify, and everything else must be strict UTF-8 text.
+Anything that cannot become text raises :class:`ParseError`, whose message names the object
+and the reason.
 """
 
 import codecs
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from bs4 import BeautifulSoup, UnicodeDammit
 from markdownify import ATX, MarkdownConverter
-from pypdf import PdfReader
 
+from sync_pipelines.core.documents.errors import ParseError
+from sync_pipelines.core.documents.registry import format_for, parse_with
 from sync_pipelines.core.types import ParsedDocument
+
+__all__ = ["ParseError", "check_text_file", "detect_language", "parse_object", "text_lines"]
 
 _EXTENSION_LANGUAGES: dict[str, str] = {
     ".py": "python",
@@ -77,20 +81,6 @@ _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _EXCESS_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 
 
-class ParseError(Exception):
-    """An object whose bytes cannot be turned into text.
-
-    Attributes:
-        key: The object key (S3 key, repository path or page URL).
-        reason: Why it could not be parsed, e.g. ``"binary content (NUL byte at offset 3)"``.
-    """
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
-
-
 def detect_language(key: str) -> str | None:
     """Guess a document's language from its key's file name.
 
@@ -107,28 +97,36 @@ def detect_language(key: str) -> str | None:
     return _EXTENSION_LANGUAGES.get(PurePosixPath(name).suffix)
 
 
-def parse_object(key: str, data: bytes, content_type: str | None = None) -> ParsedDocument:
+def parse_object(
+    key: str, data: bytes, content_type: str | None = None, *, images: bool = True
+) -> ParsedDocument:
     """Extract the text of one fetched object.
 
     Args:
-        key: The object's key; its extension selects the parser and the language.
+        key: The object's key; its suffix selects the parser and the language.
         data: The object's raw bytes.
         content_type: The MIME type reported by the source, if any (parameters allowed).
+        images: OCR image files; when ``False`` they are read as text (and so fail as
+            binary), as repository syncs want for their icons and screenshots.
 
     Returns:
-        The document text with CRLF line endings normalised to LF. HTML is returned as
-        markdown (language ``"markdown"``), PDF text has language ``None``, other text keeps
-        the language of its key.
+        The document text with CRLF line endings normalised to LF. Registered document
+        types and HTML are returned as markdown (language ``"markdown"``) with their pages,
+        slides or sheets in ``locations``; other text keeps the language of its key.
 
     Raises:
-        ParseError: The bytes are a corrupt or encrypted PDF, not valid UTF-8, or binary.
+        ParseError: The bytes are a corrupt, encrypted or oversize document, not valid UTF-8,
+            or binary.
     """
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     language = detect_language(key)
+    fmt = format_for(key, content_type, data[:8])
+    if fmt is not None and (images or not fmt.parser.endswith(":parse_image")):
+        if not data:
+            return ParsedDocument("", "markdown")
+        return parse_with(fmt, key, data)
     if not data:
         return ParsedDocument("", "markdown" if language == "html" else language)
-    if data.startswith(b"%PDF-") or mime == "application/pdf" or key.lower().endswith(".pdf"):
-        return ParsedDocument(_normalise(_pdf_text(key, data)), None)
     if language == "html" or mime in _HTML_CONTENT_TYPES or _looks_like_html(language, data):
         html = _decode_html(key, data, content_type or "")
         return ParsedDocument(_normalise(_html_to_markdown(html)), "markdown")
@@ -139,7 +137,7 @@ _READ_BLOCK = 1024 * 1024
 
 
 def is_plain_text(key: str, head: bytes, content_type: str | None = None) -> bool:
-    """Whether :func:`parse_object` would read an object as UTF-8 text (not PDF, not HTML).
+    """Whether :func:`parse_object` would read an object as UTF-8 text (no document, no HTML).
 
     Args:
         key: The object's key.
@@ -148,7 +146,7 @@ def is_plain_text(key: str, head: bytes, content_type: str | None = None) -> boo
     """
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     language = detect_language(key)
-    if head.startswith(b"%PDF-") or mime == "application/pdf" or key.lower().endswith(".pdf"):
+    if format_for(key, content_type, head) is not None:
         return False
     html = language == "html" or mime in _HTML_CONTENT_TYPES
     return not (html or _looks_like_html(language, head))
@@ -248,24 +246,3 @@ def _html_to_markdown(html: str) -> str:
     markdown = MarkdownConverter(heading_style=ATX, bullets="-").convert_soup(soup)
     lines = [line.rstrip() for line in markdown.replace("\r\n", "\n").split("\n")]
     return _EXCESS_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
-
-
-def _pdf_text(key: str, data: bytes) -> str:
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ParseError(key, "encrypted PDF (a password is required)")
-        pages = [(page.extract_text() or "").strip("\n") for page in reader.pages]
-    except ParseError:
-        raise
-    except Exception as exc:  # pypdf raises many unrelated types for damaged files
-        reason = str(exc) or type(exc).__name__
-        if _is_encryption_error(exc):
-            raise ParseError(key, f"encrypted PDF ({reason})") from None
-        raise ParseError(key, f"corrupt PDF ({reason})") from None
-    return "\n\n".join(page.replace("\x00", "") for page in pages if page.strip())
-
-
-def _is_encryption_error(exc: Exception) -> bool:
-    name = type(exc).__name__
-    return name in {"FileNotDecryptedError", "DependencyError"} or "crypt" in str(exc).lower()

@@ -12,12 +12,13 @@ another version as changed and rewrites it once, and its context (``chunk_contex
 of the stored document.
 """
 
+import bisect
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from sync_pipelines.core.types import Chunk, embedded_text
+from sync_pipelines.core.types import Chunk, Location, embedded_text
 
 MetadataScalar: TypeAlias = str | int | float | bool
 MetadataValue: TypeAlias = MetadataScalar | list[str] | list[int] | list[float] | list[bool]
@@ -48,6 +49,10 @@ STANDARD_METADATA_KEYS: frozenset[str] = frozenset(
         "custom_id",
         CHUNKER_VERSION_KEY,
         CONTEXT_KEY,
+        "start_page",
+        "end_page",
+        "sheet",
+        "end_sheet",
     }
 )
 
@@ -138,6 +143,7 @@ def build_records(
     language: str | None = None,
     custom_id: str | None = None,
     extra_metadata: Mapping[str, MetadataValue] | None = None,
+    locations: Sequence[Location] = (),
 ) -> list[ChunkRecord]:
     """Turn a document's chunks into Chroma records with ids and standard metadata.
 
@@ -149,10 +155,13 @@ def build_records(
         language: Language of the document, when known.
         custom_id: S3 custom id; becomes the id prefix and a metadata key.
         extra_metadata: Invocation metadata merged on top of the standard keys.
+        locations: The document's pages, slides or sheets
+            (:attr:`~sync_pipelines.core.types.ParsedDocument.locations`).
 
     Returns:
         One record per chunk, ids ``{prefix}-{i}`` from 0, labelled with
-        :data:`CHUNKER_VERSION` and each chunk's context.
+        :data:`CHUNKER_VERSION`, each chunk's context and where it lies
+        (:meth:`Locator.metadata`).
 
     Raises:
         ReservedMetadataKeyError: When ``extra_metadata`` names a standard key.
@@ -173,6 +182,7 @@ def build_records(
         base["custom_id"] = custom_id
     if extra_metadata:
         base.update(extra_metadata)
+    where = Locator(locations)
     return [
         ChunkRecord(
             id=f"{prefix}-{i}",
@@ -182,10 +192,47 @@ def build_records(
                 "start_line": chunk.start_line,
                 "end_line": chunk.end_line,
                 **({CONTEXT_KEY: chunk.context} if chunk.context else {}),
+                **where.metadata(chunk.start_line, chunk.end_line),
             },
         )
         for i, chunk in enumerate(chunks)
     ]
+
+
+class Locator:
+    """Finds where chunks lie among a document's pages, slides or sheets."""
+
+    def __init__(self, locations: Sequence[Location]) -> None:
+        self._locations = list(locations)
+        self._lines = [location.line for location in self._locations]
+
+    def at(self, line: int) -> Location | None:
+        """The last location starting at or before ``line`` (the first, for earlier lines)."""
+        if not self._locations:
+            return None
+        index = bisect.bisect_right(self._lines, line) - 1
+        return self._locations[max(index, 0)]
+
+    def metadata(self, start_line: int, end_line: int) -> Metadata:
+        """Location metadata of a chunk of lines ``start_line..end_line``.
+
+        Returns:
+            ``start_page``/``end_page`` (PDF pages, slides) and ``sheet`` (the sheet the
+            chunk starts in) with ``end_sheet`` when it ends in another; empty without
+            locations.
+        """
+        first, last = self.at(start_line), self.at(end_line)
+        metadata: Metadata = {}
+        if first is None or last is None:
+            return metadata
+        if first.page is not None and last.page is not None:
+            metadata["start_page"] = first.page
+            metadata["end_page"] = last.page
+        if first.sheet is not None:
+            metadata["sheet"] = first.sheet
+            if last.sheet is not None and last.sheet != first.sheet:
+                metadata["end_sheet"] = last.sheet
+        return metadata
 
 
 def owned_by(chunk_id: str, prefix: str) -> bool:

@@ -120,6 +120,7 @@ def chunk_fetched(fetched: FetchedDocument) -> ChunkedDocument:
             language=doc.language,
             custom_id=fetched.custom_id,
             extra_metadata=fetched.extra_metadata,
+            locations=doc.locations,
         )
     except ParseError as exc:
         raise failure(fetched.uri, exc.reason) from exc

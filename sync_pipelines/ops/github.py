@@ -243,7 +243,7 @@ def _read(
     blobs = mirror.read_blobs(to_chunk[path] for path in paths)
     for path, (sha, data) in zip(paths, blobs, strict=True):
         try:
-            doc: ParsedDocument | None = parse_object(path, data)
+            doc: ParsedDocument | None = parse_object(path, data, images=False)
         except ParseError as exc:
             skipped.append(SkippedFile(path, exc.reason))
             doc = None

@@ -64,6 +64,7 @@ def chunk_github_op(context: dg.OpExecutionContext, fetched: GithubFetch) -> Git
                 version_key=file.sha,
                 chunk_strategy=strategy_used(file.doc, options),
                 language=file.doc.language,
+                locations=file.doc.locations,
             )
         except ValueError as exc:
             raise failure(f"{fetched.repository}/{file.path}", str(exc)) from exc

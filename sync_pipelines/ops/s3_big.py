@@ -140,14 +140,22 @@ def _records(
     with path.open("rb") as file:
         head = file.read(512)
     chunks: Iterator[Chunk]
-    if is_plain_text(big.key, head, content_type):
-        check_text_file(big.key, path)
-        language = detect_language(big.key)
-        chunks = stream_chunks(text_lines(path), language, big.target.chunking)
-    else:
+    if not is_plain_text(big.key, head, content_type):
         doc = parse_object(big.key, path.read_bytes(), content_type)
-        language = doc.language
-        chunks = iter(chunk_document(doc, big.target.chunking))
+        yield from build_records(
+            chunk_document(doc, big.target.chunking),
+            document_key=big.key,
+            version_key=etag.strip('"'),
+            chunk_strategy=strategy_used(doc, big.target.chunking),
+            language=doc.language,
+            custom_id=big.custom_id,
+            extra_metadata=big.metadata,
+            locations=doc.locations,
+        )
+        return
+    check_text_file(big.key, path)
+    language = detect_language(big.key)
+    chunks = stream_chunks(text_lines(path), language, big.target.chunking)
     prefix = chunk_id_prefix(big.key, big.custom_id)
     strategy = strategy_used(ParsedDocument("", language), big.target.chunking)
     for i, chunk in enumerate(chunks):

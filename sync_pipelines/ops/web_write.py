@@ -15,6 +15,7 @@ import dagster as dg
 
 from sync_pipelines.catalog.web_pages import WebPageState
 from sync_pipelines.core.records import ChunkRecord, build_records
+from sync_pipelines.core.types import ParsedDocument
 from sync_pipelines.core.web_sync import pages_to_remove, text_version
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, open_target
 from sync_pipelines.ops.progress import ProgressReporter
@@ -62,14 +63,13 @@ class WebChunks:
     stored: dict[str, str]
 
 
-def _document(page: "PageResult") -> tuple[str, str | None]:
-    """The text to chunk and its language: extracted markdown, or a PDF's text."""
+def _document(page: "PageResult") -> ParsedDocument:
+    """The page to chunk: extracted markdown, or a linked document parsed by its type."""
     from sync_pipelines.core.parsing import parse_object
 
-    if page.pdf is not None:
-        doc = parse_object(page.url, page.pdf, "application/pdf")
-        return doc.text, doc.language
-    return page.markdown or "", "markdown"
+    if page.document is not None:
+        return parse_object(page.url, page.document, page.content_type)
+    return ParsedDocument(page.markdown or "", "markdown")
 
 
 @dg.op(description="Chunk every fetched page heading-aware (ids sha256(url)-i, plus title).")
@@ -77,7 +77,6 @@ def chunk_web_op(context: dg.OpExecutionContext, crawled: WebCrawl) -> WebChunks
     """Chunk the pages the crawl fetched; an unparseable page counts as failed."""
     from sync_pipelines.core.chunking import chunk_document, strategy_used
     from sync_pipelines.core.parsing import ParseError
-    from sync_pipelines.core.types import ParsedDocument
 
     options = crawled.target.chunking
     settled: dict[str, str] = {page.url: page.status for page in crawled.pages}
@@ -89,14 +88,14 @@ def chunk_web_op(context: dg.OpExecutionContext, crawled: WebCrawl) -> WebChunks
                 kept.append(crawled.known[page.url])
             continue
         try:
-            text, language = _document(page)
+            doc = _document(page)
         except ParseError as exc:
             context.log.warning(f"{page.url}: {exc.reason}")
             settled[page.url] = "failed"
             if page.url in crawled.known:
                 kept.append(crawled.known[page.url])
             continue
-        doc = ParsedDocument(text, language)
+        text, language = doc.text, doc.language
         version = text_version(text)
         extra = {"title": page.title} if page.title else {}
         records = build_records(
@@ -106,6 +105,7 @@ def chunk_web_op(context: dg.OpExecutionContext, crawled: WebCrawl) -> WebChunks
             chunk_strategy=strategy_used(doc, options),
             language=language,
             extra_metadata=extra,
+            locations=doc.locations,
         )
         state = WebPageState(
             page.url, page.etag, page.last_modified, version, page.title, page.links

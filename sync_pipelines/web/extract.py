@@ -24,12 +24,16 @@ from lxml import etree
 from trafilatura.settings import use_config
 from w3lib.encoding import html_to_unicode
 
+from sync_pipelines.core.documents.registry import DOCUMENT_MIME_TYPES
 from sync_pipelines.web.urls import strip_fragment
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
-PDF_TYPES = frozenset({"application/pdf"})
-ACCEPTED_TYPES = HTML_TYPES | TEXT_TYPES | PDF_TYPES
+DOCUMENT_TYPES = frozenset(t for t in DOCUMENT_MIME_TYPES if not t.startswith("image/"))
+"""PDF, Office, OpenDocument, CSV and EPUB answers, parsed by the document registry. Images are
+not crawled: sites link screenshots and photos by the hundred, and OCR costs about a second
+each."""
+ACCEPTED_TYPES = HTML_TYPES | TEXT_TYPES | DOCUMENT_TYPES
 
 
 def _config() -> ConfigParser:

@@ -99,7 +99,8 @@ class PageResult:
         depth: Link hops from the starting URL (sitemap URLs count as depth 1).
         content_type: Media type of the answer, without parameters.
         markdown: Extracted main content of an HTML page, or the text of a text page.
-        pdf: Raw bytes of a PDF.
+        document: Raw bytes of a document of a registered type (PDF, Office, EPUB, image:
+            :mod:`~sync_pipelines.core.documents.registry`).
         title: Page title (HTML only).
         etag: ETag of the answer.
         last_modified: Last-Modified of the answer.
@@ -113,7 +114,7 @@ class PageResult:
     depth: int
     content_type: str | None = None
     markdown: str | None = None
-    pdf: bytes | None = None
+    document: bytes | None = None
     title: str | None = None
     etag: str | None = None
     last_modified: str | None = None

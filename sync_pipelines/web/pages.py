@@ -3,7 +3,7 @@
 from dataclasses import replace
 from typing import Literal
 
-from sync_pipelines.web.extract import HTML_TYPES, PDF_TYPES, decode_text, extract_html
+from sync_pipelines.web.extract import DOCUMENT_TYPES, HTML_TYPES, decode_text, extract_html
 from sync_pipelines.web.fetch import FetchResult
 from sync_pipelines.web.model import KnownPage, PageResult
 from sync_pipelines.web.urls import PathFilter, Scope, normalize_url
@@ -69,12 +69,12 @@ def page_result(
         if page.noindex:
             status = "skipped"
             result = replace(result, markdown=None, reason="noindex (meta robots)")
-    elif res.content_type in PDF_TYPES:
-        result = replace(result, pdf=res.body or b"")
+    elif res.content_type in DOCUMENT_TYPES:
+        result = replace(result, document=res.body or b"")
     else:
         result = replace(result, markdown=decode_text(res.body or b"", res.content_type_header))
     result = replace(result, status=status, links=tuple(dict.fromkeys(k for _u, k in links)))
     rejection = path_filter.rejection(key)
     if rejection and status != "skipped":
-        result = replace(result, status="skipped", reason=rejection, markdown=None, pdf=None)
+        result = replace(result, status="skipped", reason=rejection, markdown=None, document=None)
     return result, links

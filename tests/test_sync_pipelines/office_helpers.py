@@ -2,8 +2,8 @@
 
 Sources are written by the project's own test code (python-docx, openpyxl, python-pptx,
 HTML, Pillow); LibreOffice converts them into the formats no library here writes (``.doc``,
-``.xls``, ``.ppt``, ``.odt``, ``.ods``, ``.odp``, ``.epub``, PDF). LibreOffice is installed by
-``scripts/install_libreoffice.sh``; the suite requires it.
+``.xls``, ``.xlsm``, ``.xltx``, ``.ppt``, ``.odt``, ``.ods``, ``.odp``, ``.epub``, PDF).
+LibreOffice is installed by ``scripts/install_libreoffice.sh``; the suite requires it.
 """
 
 import shutil
@@ -14,6 +14,8 @@ _FILTERS = {
     ".doc": "doc:MS Word 97",
     ".xls": "xls:MS Excel 97",
     ".ppt": "ppt:MS PowerPoint 97",
+    ".xlsm": "xlsm:Calc MS Excel 2007 VBA XML",
+    ".xltx": "xltx:Calc MS Excel 2007 XML Template",
     ".epub": "epub",
 }
 

@@ -1,8 +1,9 @@
 """Contract of `sync_pipelines.core.parsing`: `parse_object` turns a fetched object's bytes into
-a `ParsedDocument` — PDF text page by page (pages joined by a blank line), HTML as ATX-heading
-markdown without scripts/styles (language "markdown"), any other object as strict UTF-8 text
-with a BOM stripped, CRLF normalised to LF and the language taken from the key; bytes that
-cannot become text (corrupt or password-protected PDF, invalid UTF-8, NUL bytes) raise
+a `ParsedDocument` — PDF markdown page by page (pages joined by a blank line, each page's
+first line in `locations`; the PDF parser's own contract is in test_documents_pdf.py), HTML as
+ATX-heading markdown without scripts/styles (language "markdown"), any other object as strict
+UTF-8 text with a BOM stripped, CRLF normalised to LF and the language taken from the key;
+bytes that cannot become text (corrupt or password-protected PDF, invalid UTF-8, NUL bytes) raise
 `ParseError` whose message names the key and the reason; `detect_language` maps file names to
 language names (None for plain text).
 """
@@ -14,7 +15,7 @@ from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
 from sync_pipelines.core.parsing import ParseError, detect_language, parse_object
-from sync_pipelines.core.types import ParsedDocument
+from sync_pipelines.core.types import Location, ParsedDocument
 
 
 def make_pdf(pages: list[str], encrypt: object = None) -> bytes:
@@ -62,10 +63,12 @@ def test_detect_language(key: str, language: str | None) -> None:
     assert detect_language(key) == language
 
 
-def test_pdf_pages_are_joined_by_a_blank_line() -> None:
+def test_pdf_pages_are_joined_by_a_blank_line_and_located() -> None:
     data = make_pdf(["Page one text\nsecond line", "Page two text"])
     assert parse_object("reports/q1.pdf", data) == ParsedDocument(
-        "Page one text\nsecond line\n\nPage two text", None
+        "Page one text\nsecond line\n\nPage two text",
+        "markdown",
+        (Location(1, page=1), Location(4, page=2)),
     )
 
 
@@ -167,7 +170,7 @@ def test_bom_is_stripped_and_crlf_normalised() -> None:
 
 def test_empty_object_is_an_empty_document() -> None:
     assert parse_object("empty.py", b"") == ParsedDocument("", "python")
-    assert parse_object("empty.pdf", b"") == ParsedDocument("", None)
+    assert parse_object("empty.pdf", b"") == ParsedDocument("", "markdown")
     assert parse_object("empty.html", b"") == ParsedDocument("", "markdown")
 
 

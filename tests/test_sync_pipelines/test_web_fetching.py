@@ -87,7 +87,7 @@ def test_content_types(site: LocalWebSite) -> None:
     assert results["/notes.txt"].content_type == "text/plain"
     pdf = results["/guide.pdf"]
     assert (pdf.status, pdf.content_type) == ("fetched", "application/pdf")
-    assert pdf.pdf is not None and pdf.pdf.startswith(b"%PDF") and pdf.markdown is None
+    assert pdf.document is not None and pdf.document.startswith(b"%PDF") and pdf.markdown is None
 
 
 def test_charset_from_http_header(site: LocalWebSite) -> None:

@@ -192,3 +192,27 @@ def test_chunker_upgrade_refetches_and_rewrites_each_page_once(
     assert again["pages_unchanged"] == 4 and again["pages_written"] == 0
     assert again["chunks_written"] == again["chunks_metadata_updated"] == 0
     assert contents(COLLECTION) == stored
+
+
+def test_linked_office_documents_are_parsed_by_the_registry(
+    site: LocalWebSite, tmp_path: Any
+) -> None:
+    from tests.document_corpus import SHEET, SHEET_CELL, TABLE_VALUE, write_docx, write_xlsx
+
+    docx = write_docx(tmp_path / "report.docx", pages=1).read_bytes()
+    xlsx = write_xlsx(tmp_path / "stock.xlsx").read_bytes()
+    word = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    excel = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    site.pages["/files/report"] = Page(docx, word)  # no suffix: the MIME type decides
+    site.pages["/files/stock.xlsx"] = Page(xlsx, excel)
+    site.pages["/files/broken.docx"] = Page(b"PK\x03\x04 broken", word)
+    site.add_html("/", "Home", "<p>Files.</p>", ["/files/report", "/files/stock.xlsx",
+                                                  "/files/broken.docx"])  # fmt: skip
+    summary(run(web_source(site)))
+
+    chunks = contents(COLLECTION).values()
+    report = [text for text, meta in chunks if meta["document_key"] == site.url("/files/report")]
+    assert any(TABLE_VALUE in text and "|" in text for text in report), report
+    stock = [meta for text, meta in chunks if SHEET_CELL in text]
+    assert stock and stock[0]["sheet"] == SHEET
+    assert site.url("/files/broken.docx") not in document_keys(COLLECTION)

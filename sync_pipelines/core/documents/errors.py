@@ -1,5 +1,7 @@
 """The error every parser raises for bytes it cannot turn into text."""
 
+import zipfile
+
 MAX_PAGES = 7000
 """Most pages (PDF pages, slides) one document may have, as the hosted service allows."""
 
@@ -30,16 +32,68 @@ def check_page_count(key: str, pages: int, unit: str = "pages") -> None:
 
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_OLE_ENTRY_SIZE = 128
+_OLE_STREAM = 2
+
+
+def _ole_entry(name: str) -> tuple[bytes, bytes]:
+    """The UTF-16 name of an OLE directory entry and its name length and stream type fields."""
+    encoded = name.encode("utf-16-le")
+    return encoded, (len(encoded) + 2).to_bytes(2, "little") + bytes([_OLE_STREAM])
+
+
+_ENCRYPTION_STREAMS = (_ole_entry("EncryptionInfo"), _ole_entry("EncryptedPackage"))
+
+
+def _has_ole_stream(data: bytes, entry: tuple[bytes, bytes]) -> bool:
+    """Whether an OLE compound file has a stream directory entry of this name.
+
+    Directory entries are 128-byte records at 128-byte boundaries of the file, and the format
+    lets the directory sectors sit anywhere in it, so the whole file is searched; a match must
+    sit on such a boundary and carry the entry's name length and stream type (the same words
+    in a document's UTF-16 text are no entry).
+    """
+    name, fields = entry
+    start = data.find(name)
+    while start != -1:
+        if start % _OLE_ENTRY_SIZE == 0 and data[start + 0x40 : start + 0x43] == fields:
+            return True
+        start = data.find(name, start + 1)
+    return False
 
 
 def check_not_encrypted_ooxml(key: str, data: bytes, label: str) -> None:
     """Refuse a password-protected Office Open XML file (``.docx``, ``.xlsx``, ``.pptx``).
 
-    Office encrypts such files into an OLE compound file instead of a zip archive, so an
-    OOXML suffix on OLE bytes means a password is required.
+    Office encrypts such files into an OLE compound file holding ``EncryptionInfo`` and
+    ``EncryptedPackage`` streams instead of a zip archive.
 
     Raises:
         ParseError: ``encrypted <label> (a password is required)``.
     """
-    if data.startswith(_OLE_MAGIC) and (b"E\x00n\x00c\x00r\x00y\x00p\x00t" in data[:65536]):
+    if data.startswith(_OLE_MAGIC) and any(
+        _has_ole_stream(data, entry) for entry in _ENCRYPTION_STREAMS
+    ):
         raise ParseError(key, f"encrypted {label} (a password is required)")
+
+
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+"""Most bytes the members of one zip-based document (EPUB, OpenDocument, .docx) may unpack to."""
+
+
+def check_zip_size(key: str, archive: zipfile.ZipFile, label: str) -> None:
+    """Refuse a zip bomb: members whose declared sizes add up to over :data:`MAX_UNZIPPED_BYTES`.
+
+    :mod:`zipfile` never unpacks more than a member's declared size, so the declared sizes
+    bound what reading every member costs.
+
+    Raises:
+        ParseError: Naming the total and the limit.
+    """
+    total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_UNZIPPED_BYTES:
+        raise ParseError(
+            key,
+            f"{label} too large ({total // 2**20} MB uncompressed, over the "
+            f"{MAX_UNZIPPED_BYTES // 2**20} MB limit)",
+        )
