@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from bs4 import BeautifulSoup, UnicodeDammit
 from markdownify import ATX, MarkdownConverter
 
-from sync_pipelines.core.documents.errors import ParseError
+from sync_pipelines.core.documents.errors import UTF8_BOM, ParseError, decode_utf8
 from sync_pipelines.core.documents.registry import format_for, parse_with
 from sync_pipelines.core.types import ParsedDocument
 
@@ -76,7 +76,6 @@ _FILENAME_LANGUAGES: dict[str, str] = {
 
 _HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HTML_DROPPED_TAGS = ("head", "title", "script", "style", "noscript", "template")
-_UTF8_BOM = b"\xef\xbb\xbf"
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _EXCESS_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 
@@ -130,7 +129,7 @@ def parse_object(
     if language == "html" or mime in _HTML_CONTENT_TYPES or _looks_like_html(language, data):
         html = _decode_html(key, data, content_type or "")
         return ParsedDocument(_normalise(_html_to_markdown(html)), "markdown")
-    return ParsedDocument(_normalise(_decode_utf8(key, data)), language)
+    return ParsedDocument(_normalise(decode_utf8(key, data)), language)
 
 
 _READ_BLOCK = 1024 * 1024
@@ -167,7 +166,7 @@ def check_text_file(key: str, path: Path) -> None:
             offset += len(block)
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as file:
-        skip = len(_UTF8_BOM) if file.read(len(_UTF8_BOM)) == _UTF8_BOM else 0
+        skip = len(UTF8_BOM) if file.read(len(UTF8_BOM)) == UTF8_BOM else 0
         file.seek(skip)
         fed = skip
         while True:
@@ -204,24 +203,9 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n")
 
 
-def _decode_utf8(key: str, data: bytes) -> str:
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise ParseError(key, f"binary content (NUL byte at offset {nul})")
-    skip = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
-    try:
-        return data[skip:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + skip
-        raise ParseError(
-            key,
-            f"not valid UTF-8 text ({exc.reason} 0x{data[offset]:02x} at offset {offset})",
-        ) from None
-
-
 def _decode_html(key: str, data: bytes, content_type: str) -> str:
     try:
-        return _decode_utf8(key, data)
+        return decode_utf8(key, data)
     except ParseError as exc:
         if exc.reason.startswith("binary content"):
             raise
@@ -235,7 +219,7 @@ def _decode_html(key: str, data: bytes, content_type: str) -> str:
 def _looks_like_html(language: str | None, data: bytes) -> bool:
     if language is not None:
         return False
-    head = data[:512].removeprefix(_UTF8_BOM).lstrip().lower()
+    head = data[:512].removeprefix(UTF8_BOM).lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html"))
 
 

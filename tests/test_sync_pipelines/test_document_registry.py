@@ -8,6 +8,9 @@ sheet; `build_records` turns those locations into `start_page`/`end_page`, `shee
 (`images=False`) read image files as text, so they fail as binary instead of being OCRed.
 """
 
+import io
+import zipfile
+
 import pytest
 
 from sync_pipelines.core.documents.builder import MarkdownBuilder, markdown_table
@@ -125,3 +128,18 @@ def test_location_keys_are_reserved() -> None:
             chunk_strategy="lines",
             extra_metadata={"start_page": 4},
         )
+
+
+def test_zip_bombs_are_refused_for_every_zip_based_format() -> None:
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("ppt/slides/slide1.xml", "w", force_zip64=True) as member,
+    ):
+        for _ in range(201):
+            member.write(b"\0" * 2**20)
+    with pytest.raises(ParseError) as caught:
+        parse_object("deck.pptx", buffer.getvalue())
+    assert caught.value.reason == (
+        "PowerPoint presentation too large (201 MB uncompressed, over the 200 MB limit)"
+    )

@@ -5,7 +5,6 @@ in reading order; each XHTML chapter becomes markdown like any HTML page. No EPU
 used (the common one, ebooklib, is AGPL).
 """
 
-import io
 import posixpath
 import re
 import zipfile
@@ -15,7 +14,7 @@ from xml.etree import ElementTree
 from bs4 import BeautifulSoup, Tag
 
 from sync_pipelines.core.documents.builder import MarkdownBuilder
-from sync_pipelines.core.documents.errors import ParseError, check_zip_size
+from sync_pipelines.core.documents.errors import ParseError, open_zip
 from sync_pipelines.core.documents.word import html_to_markdown
 from sync_pipelines.core.types import ParsedDocument
 
@@ -57,12 +56,7 @@ def parse_epub(key: str, data: bytes) -> ParsedDocument:
         ParseError: The ebook is DRM-protected, is no zip archive, unpacks to over 200 MB,
             or lacks its container or package document.
     """
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ParseError(key, f"corrupt {LABEL} (not a zip archive)") from None
-    with archive:
-        check_zip_size(key, archive, LABEL)
+    with open_zip(key, data, LABEL) as archive:
         names = set(archive.namelist())
         _check_drm(key, archive, names)
         opf_path = _package_path(key, archive, names)

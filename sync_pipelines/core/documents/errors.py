@@ -1,5 +1,6 @@
-"""The error every parser raises for bytes it cannot turn into text."""
+"""The error every parser raises for bytes it cannot turn into text, and the checks they share."""
 
+import io
 import zipfile
 
 MAX_PAGES = 7000
@@ -97,3 +98,46 @@ def check_zip_size(key: str, archive: zipfile.ZipFile, label: str) -> None:
             f"{label} too large ({total // 2**20} MB uncompressed, over the "
             f"{MAX_UNZIPPED_BYTES // 2**20} MB limit)",
         )
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def decode_utf8(key: str, data: bytes) -> str:
+    """Decode strict UTF-8 text, a leading BOM dropped.
+
+    Raises:
+        ParseError: ``binary content (NUL byte at offset N)`` or
+            ``not valid UTF-8 text (<reason> 0xNN at offset N)``.
+    """
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ParseError(key, f"binary content (NUL byte at offset {nul})")
+    skip = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + skip
+        raise ParseError(
+            key,
+            f"not valid UTF-8 text ({exc.reason} 0x{data[offset]:02x} at offset {offset})",
+        ) from None
+
+
+def open_zip(key: str, data: bytes, label: str) -> zipfile.ZipFile:
+    """Open a zip-based document, refusing non-zip bytes and zip bombs.
+
+    Raises:
+        ParseError: ``corrupt <label> (not a zip archive)``, or the :func:`check_zip_size`
+            reason.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ParseError(key, f"corrupt {label} (not a zip archive)") from None
+    try:
+        check_zip_size(key, archive, label)
+    except ParseError:
+        archive.close()
+        raise
+    return archive

@@ -11,7 +11,6 @@ left out.
 import io
 import re
 import xml.etree.ElementTree as ElementTree
-import zipfile
 from typing import Any
 from xml.parsers import expat
 
@@ -28,7 +27,7 @@ from odf.namespaces import (
 from odf.opendocument import load
 
 from sync_pipelines.core.documents.builder import MarkdownBuilder, markdown_table
-from sync_pipelines.core.documents.errors import ParseError, check_page_count, check_zip_size
+from sync_pipelines.core.documents.errors import ParseError, check_page_count, open_zip
 from sync_pipelines.core.documents.ocr import ocr_image
 from sync_pipelines.core.types import ParsedDocument
 
@@ -125,12 +124,7 @@ def parse_odp(key: str, data: bytes) -> ParsedDocument:
 
 def _body(key: str, data: bytes, kind: str, label: str) -> Any:
     """Check and load the document; its ``office:<kind>`` element."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ParseError(key, f"corrupt {label} (not a zip archive)") from None
-    with archive:
-        check_zip_size(key, archive, label)
+    with open_zip(key, data, label) as archive:
         names = set(archive.namelist())
         if "META-INF/manifest.xml" not in names or "content.xml" not in names:
             raise ParseError(key, f"corrupt {label} (no manifest or content.xml)")

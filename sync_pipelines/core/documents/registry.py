@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import cast
 
-from sync_pipelines.core.documents.errors import ParseError
+from sync_pipelines.core.documents.errors import ParseError, open_zip
 from sync_pipelines.core.types import ParsedDocument
 
 Parser = Callable[[str, bytes], ParsedDocument]
@@ -157,6 +157,8 @@ def parse_with(fmt: DocumentFormat, key: str, data: bytes) -> ParsedDocument:
     module_name, _, name = fmt.parser.partition(":")
     parser = cast(Parser, getattr(importlib.import_module(module_name), name))
     try:
+        if data.startswith(b"PK\x03\x04"):  # every zip-based format: refuse zip bombs first
+            open_zip(key, data, fmt.label).close()
         return parser(key, data)
     except ParseError:
         raise

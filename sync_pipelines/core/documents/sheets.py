@@ -9,7 +9,6 @@ Rows are streamed twice, first to find the columns in use, then to write the tab
 so a large sheet is never held as a grid of cells, only as its markdown lines.
 """
 
-import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -18,13 +17,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sync_pipelines.core.documents.builder import MarkdownBuilder
-from sync_pipelines.core.documents.errors import ParseError, check_not_encrypted_ooxml
+from sync_pipelines.core.documents.errors import (
+    ParseError,
+    check_not_encrypted_ooxml,
+    decode_utf8,
+)
 from sync_pipelines.core.types import ParsedDocument
 
 Rows = Callable[[], Iterable[Sequence[object]]]
 """Returns a fresh iterator over a sheet's rows each time it is called (one per pass)."""
 
-_UTF8_BOM = codecs.BOM_UTF8
 _SNIFF_CHARS = 64 * 1024
 _SNIFF_DELIMITERS = ",;\t|"
 
@@ -121,7 +123,7 @@ def parse_csv(key: str, data: bytes) -> ParsedDocument:
     Raises:
         ParseError: The bytes hold a NUL byte or are not valid UTF-8 (naming the offset).
     """
-    text = _decode_utf8(key, data)
+    text = decode_utf8(key, data)
     dialect: type[csv.Dialect] | csv.Dialect = csv.excel
     sample = text[:_SNIFF_CHARS]
     if len(text) > _SNIFF_CHARS and "\n" in sample:
@@ -209,21 +211,6 @@ def _xls_value(ctype: int, value: Any, datemode: int) -> object:
             return dt.time(hour, minute, second)
         return dt.datetime(year, month, day, hour, minute, second)
     return value  # text (str) or number (float)
-
-
-def _decode_utf8(key: str, data: bytes) -> str:
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise ParseError(key, f"binary content (NUL byte at offset {nul})")
-    skip = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
-    try:
-        return data[skip:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + skip
-        raise ParseError(
-            key,
-            f"not valid UTF-8 text ({exc.reason} 0x{data[offset]:02x} at offset {offset})",
-        ) from None
 
 
 def _one_line(text: str) -> str:

@@ -8,7 +8,6 @@ where the picture is; pictures without text are dropped.
 
 import io
 import re
-import zipfile
 from typing import Any
 
 from bs4 import BeautifulSoup, Tag
@@ -19,7 +18,7 @@ from sync_pipelines.core.documents.builder import markdown_table
 from sync_pipelines.core.documents.errors import (
     ParseError,
     check_not_encrypted_ooxml,
-    check_zip_size,
+    open_zip,
 )
 from sync_pipelines.core.documents.ocr import ocr_image
 from sync_pipelines.core.types import ParsedDocument
@@ -57,11 +56,7 @@ def parse_docx(key: str, data: bytes) -> ParsedDocument:
     import mammoth
 
     check_not_encrypted_ooxml(key, data, DOCX_LABEL)
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            check_zip_size(key, archive, DOCX_LABEL)
-    except zipfile.BadZipFile:
-        raise ParseError(key, f"corrupt {DOCX_LABEL} (not a zip archive)") from None
+    open_zip(key, data, DOCX_LABEL).close()
     result = mammoth.convert_to_html(io.BytesIO(data), convert_image=_ocr_picture)
     return ParsedDocument(html_to_markdown(result.value), "markdown")
 
