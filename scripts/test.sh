@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: setup, lint and type checks, then pytest against real services
 # (SeaweedFS S3 started by the tests, PostgreSQL on 127.0.0.1:5432, embedded Chroma, Debian's
-# Chromium for the Dagster UI browser test; screenshots land in artifacts/ui/).
+# Chromium for the Dagster UI browser test, screenshots in artifacts/ui/; LibreOffice for the
+# office documents the document tests make).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
