@@ -76,15 +76,17 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Address `chroma-sync api` binds.")
     api_port: int = Field(default=8080, ge=0, le=65535, description="Port `chroma-sync api` binds.")
     api_max_body_bytes: int = Field(
-        default=1024 * 1024,
+        default=8 * 1024 * 1024,
         gt=0,
-        description="Largest JSON request body the API accepts (413 above); add-file excepted.",
+        description="Largest JSON request body the API accepts (413 above, a transport limit "
+        "the spec does not list); add-file excepted. The default fits every request the spec "
+        "allows: 1,000 object keys of 1,024 bytes, each JSON-escaped up to 6x.",
     )
     uploads_dir: Path | None = Field(
         default=None, description="Where add-file stores uploads; default <home>/uploads."
     )
     max_upload_bytes: int = Field(
-        default=DEFAULT_MAX_OBJECT_BYTES, gt=0, description="Largest add-file upload (413 above)."
+        default=DEFAULT_MAX_OBJECT_BYTES, gt=0, description="Largest add-file upload (400 above)."
     )
     max_concurrent_uploads: int = Field(
         default=4, gt=0, description="add-file requests served at once per API process (429 above)."

@@ -2,7 +2,8 @@
 
 ``database_name`` and ``collection_name`` must precede the ``file`` part: the token is checked
 against them before any file byte is stored. The file's size must equal
-``x-upload-content-length`` (400 otherwise); a declared size over the server limit is 413.
+``x-upload-content-length`` (400 otherwise); a declared size over the server limit is 400
+naming ``x-upload-content-length``, as the spec lists (it declares the 209,715,200 maximum).
 At most ``max_concurrent_uploads`` requests are served at once (429 beyond). A body that
 stalls for ``upload_read_timeout_s`` or trickles below ``upload_min_bytes_per_s`` is dropped:
 its slot is freed, its partial file removed, and it is answered 400 on a closed connection.
@@ -23,7 +24,6 @@ from api_bridge.auth import Token, require_database
 from api_bridge.deps import CatalogDep, LauncherDep, SettingsDep, UploadStoreDep
 from api_bridge.errors import (
     BadRequestError,
-    PayloadTooLargeError,
     TooManyRequestsError,
     api_error_response,
     describe_validation_errors,
@@ -101,13 +101,13 @@ def _declared_size(request: Request, settings: Settings) -> int:
     if declared < 1:
         raise BadRequestError("x-upload-content-length", "must be at least 1")
     if declared > settings.max_upload_bytes:
-        raise PayloadTooLargeError(
-            f"x-upload-content-length: {declared} is over the "
-            f"{settings.max_upload_bytes}-byte limit"
+        raise BadRequestError(
+            "x-upload-content-length",
+            f"{declared} is over the {settings.max_upload_bytes}-byte limit",
         )
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > declared + MULTIPART_OVERHEAD_BYTES:
-        raise PayloadTooLargeError("body: larger than the declared file plus form fields")
+        raise BadRequestError("body", "larger than the declared file plus form fields")
     return declared
 
 

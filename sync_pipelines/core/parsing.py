@@ -2,7 +2,8 @@
 
 Documents of a registered type (PDF, Office, OpenDocument, CSV, EPUB, images: see
 :mod:`~sync_pipelines.core.documents.registry`) are parsed to markdown by their parser, HTML
-is converted to markdown with markdownify, and everything else must be strict UTF-8 text.
+is converted to markdown with markdownify (navigation and footers dropped), and everything
+else must be strict UTF-8 text.
 Anything that cannot become text raises :class:`ParseError`, whose message names the object
 and the reason.
 """
@@ -75,7 +76,8 @@ _FILENAME_LANGUAGES: dict[str, str] = {
 }
 
 _HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_HTML_DROPPED_TAGS = ("head", "title", "script", "style", "noscript", "template")
+_HTML_DROPPED_TAGS = ("head", "title", "script", "style", "noscript", "template", "nav", "footer")
+_HTML_DROPPED_ROLES = ("navigation", "contentinfo", "search")
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _EXCESS_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 
@@ -226,6 +228,8 @@ def _looks_like_html(language: str | None, data: bytes) -> bool:
 def _html_to_markdown(html: str) -> str:
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(_HTML_DROPPED_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(attrs={"role": _HTML_DROPPED_ROLES}):
         tag.decompose()
     markdown = MarkdownConverter(heading_style=ATX, bullets="-").convert_soup(soup)
     lines = [line.rstrip() for line in markdown.replace("\r\n", "\n").split("\n")]

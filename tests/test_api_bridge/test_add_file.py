@@ -6,8 +6,8 @@ Contract: with ``database_name`` and ``collection_name`` before ``file`` and a m
 filename, ``custom_id`` and ``metadata``; fields after the file are still honoured. A missing or
 wrong header, a file before its fields, bad JSON fields or reserved metadata keys are 400
 naming the field (a file larger or smaller than declared too); another database is 403 and
-stores nothing; a declared size over the server limit is 413 (before any byte is read); more
-than ``max_concurrent_uploads`` at once is 429.
+stores nothing; a declared size over the server limit is 400 naming x-upload-content-length
+(before any byte is read); more than ``max_concurrent_uploads`` at once is 429.
 """
 
 import json
@@ -145,7 +145,7 @@ def test_upload_for_another_database_is_403_and_stores_nothing(
     assert upload(client, {}, parts, 1).status_code == 401
 
 
-def test_upload_over_server_limit_is_413(
+def test_upload_over_server_limit_is_400_naming_the_header(
     chroma_sync_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHROMA_SYNC_MAX_UPLOAD_BYTES", "4")
@@ -153,8 +153,9 @@ def test_upload_over_server_limit_is_413(
     _, secret = small_app.state.catalog.create_token("db1")
     with TestClient(small_app) as small:
         over = upload(small, {"x-chroma-token": secret}, [*FIELDS, ("file", b"hello", "a")], 5)
-    assert over.status_code == 413
-    assert over.json()["error"] == "PayloadTooLargeError"
+    assert over.status_code == 400
+    assert over.json()["error"] == "InvalidArgumentError"
+    assert over.json()["message"] == "x-upload-content-length: 5 is over the 4-byte limit"
 
 
 def test_too_many_concurrent_uploads_is_429(

@@ -103,22 +103,24 @@ HTML_PAGE = b"""<!DOCTYPE html>
 <html><head><title>Guide</title><style>body { color: red }</style>
 <script>var tracking = "should vanish";</script></head>
 <body>
-<nav><a href="/">Home</a></nav>
+<nav><a href="/">Home</a> | <a href="/pricing">Pricing</a></nav>
+<div role="navigation"><a href="/docs">Docs</a></div>
 <h1>Install</h1>
 <p>Run the <b>installer</b>.</p>
 <script>alert("no")</script><noscript>Enable JavaScript</noscript>
 <h2>Options</h2>
 <ul><li>fast</li><li>safe</li></ul>
+<footer>Copyright 2026 Acme</footer>
 <pre><code># not a heading
 x = 1</code></pre>
 </body></html>"""
 
 
-def test_html_becomes_markdown_without_scripts() -> None:
+def test_html_becomes_markdown_without_scripts_navigation_or_footer() -> None:
     doc = parse_object("site/guide.html", HTML_PAGE)
     assert doc.language == "markdown"
     assert doc.text == (
-        "[Home](/)\n\n# Install\n\nRun the **installer**.\n\n## Options\n\n- fast\n- safe\n\n"
+        "# Install\n\nRun the **installer**.\n\n## Options\n\n- fast\n- safe\n\n"
         "```\n# not a heading\nx = 1\n```"
     )
 
