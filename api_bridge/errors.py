@@ -103,8 +103,17 @@ def api_error_response(exc: ApiError) -> JSONResponse:
     return error_response(exc.status_code, exc.kind, exc.message)
 
 
-def describe_validation_errors(errors: Sequence[Any]) -> str:
-    """Turn pydantic/FastAPI validation errors into ``"<field>: <problem>"`` lines (max 3)."""
+SOURCE_TYPE_HINT = "a source type key is one of github, s3, web_scrape"
+
+
+def describe_validation_errors(errors: Sequence[Any], *, top_level_hint: str = "") -> str:
+    """Turn pydantic/FastAPI validation errors into ``"<field>: <problem>"`` lines (max 3).
+
+    Args:
+        errors: The errors pydantic or FastAPI reported.
+        top_level_hint: Added to an unknown top-level body field's message, e.g. the valid
+            source type keys (a mistyped ``s3`` is such a field).
+    """
     parts: list[str] = []
     for error in list(errors)[:3]:
         loc = [str(p) for p in error.get("loc", ())]
@@ -120,7 +129,12 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
         field = ".".join(loc) if loc else where
         if where in ("query", "path", "header"):
             field = f"{field} ({where})"
-        parts.append(f"{field}: {error.get('msg', 'invalid value')}")
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+            if top_level_hint and where == "body" and len(loc) == 1:
+                message += f" ({top_level_hint})"
+        parts.append(f"{field}: {message}")
     return "; ".join(parts) or "body: invalid request"
 
 
@@ -129,9 +143,12 @@ async def _api_error(_request: Request, exc: Exception) -> Response:
     return api_error_response(exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return error_response(400, BadRequestError.kind, describe_validation_errors(exc.errors()))
+    creates_source = request.method == "POST" and request.url.path.rstrip("/") == "/api/v1/sources"
+    hint = SOURCE_TYPE_HINT if creates_source else ""
+    message = describe_validation_errors(exc.errors(), top_level_hint=hint)
+    return error_response(400, BadRequestError.kind, message)
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:

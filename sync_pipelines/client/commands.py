@@ -1,7 +1,8 @@
 """``chroma-sync sources ...`` and ``chroma-sync invoke``: daily work over the HTTP API.
 
-The commands talk to a running server (``--url`` / ``CHROMA_SYNC_URL``) with an API token
-(``--token`` / ``CHROMA_SYNC_TOKEN``, never printed); ``--json`` prints the raw JSON result.
+The commands talk to a running server (``--url`` / ``CHROMA_SYNC_URL``, else the one
+``chroma-sync serve`` records in the home's ``serve.json``: see ``client/home.py``) with an API
+token (``--token`` / ``CHROMA_SYNC_TOKEN``, never printed); ``--json`` prints the raw JSON result.
 :func:`register` adds them, ``invocations ...`` and ``query`` to the ``chroma-sync`` app.
 """
 
@@ -19,6 +20,7 @@ from sync_pipelines.client.bodies import (
     raw_body,
     source_body,
 )
+from sync_pipelines.client.flags import INVOKE_FLAGS, SOURCE_FLAGS
 from sync_pipelines.client.invocations import invocations_app, watch_until_done
 from sync_pipelines.client.output import (
     DEFAULT,
@@ -135,7 +137,7 @@ def create_source(
             payload = source_body(flags)
     except UsageError as exc:
         raise fail(str(exc)) from None
-    with connect(url, token) as client:
+    with connect(url, token, flags=None if body is not None else SOURCE_FLAGS) as client:
         source_id = client.create_source(payload)
     report(as_json, {"source_id": source_id}, f"source {source_id} created")
 
@@ -246,7 +248,7 @@ def invoke(
         )
     except UsageError as exc:
         raise fail(str(exc)) from None
-    with connect(url, token) as client:
+    with connect(url, token, flags=INVOKE_FLAGS) as client:
         invocation_id = client.create_invocation(source_id, payload)
         if not wait:
             report(as_json, {"invocation_id": invocation_id}, f"invocation {invocation_id} pending")

@@ -20,6 +20,8 @@ from sync_pipelines.client.output import (
     TokenOption,
     UrlOption,
     connect,
+    duration_s,
+    job_error,
     job_target,
     print_fields,
     print_json,
@@ -42,6 +44,10 @@ class StatusChoice(StrEnum):
 
 
 def _elapsed(job: Json, started: float) -> float:
+    """Seconds since the invocation was created; once complete, the server's duration."""
+    finished = duration_s(job)
+    if finished is not None:
+        return finished
     try:
         created = datetime.fromisoformat(str(job["created_at"]).replace("Z", "+00:00"))
         return max(0.0, (datetime.now(UTC) - created).total_seconds())
@@ -130,15 +136,34 @@ def list_invocations(
     rows = [
         [
             str(job["id"]),
-            status_text(job),
-            str(job.get("source_id") or "-"),
+            status_text(job, with_error=False),
+            chunks_text(job),
             str((job.get("metadata") or {}).get("collection_name", "")),
             job_target(job),
-            str(job.get("created_at", "")),
+            _short_time(job.get("created_at")),
         ]
         for job in jobs
     ]
-    print_table(rows, ["ID", "STATUS", "SOURCE", "COLLECTION", "TARGET", "CREATED"])
+    notes = [f"error: {job_error(job)}" if job_error(job) is not None else None for job in jobs]
+    print_table(
+        rows,
+        ["ID", "STATUS", "CHUNKS", "COLLECTION", "TARGET", "CREATED"],
+        shrink=(3, 4),
+        notes=notes,
+    )
+
+
+def chunks_text(job: Json) -> str:
+    """Chunks the invocation wrote so far (``-`` when it reported none)."""
+    progress: Any = job.get("progress")
+    written = progress.get("chunks_written") if isinstance(progress, dict) else None
+    return str(written) if isinstance(written, int) else "-"
+
+
+def _short_time(value: Any) -> str:
+    """``2026-12-06T06:30:12.123Z`` as ``12-06 06:30`` (UTC, as the server stores it)."""
+    text = str(value or "")
+    return f"{text[5:10]} {text[11:16]}" if len(text) >= 16 and text[10] == "T" else text
 
 
 @invocations_app.command("get")
@@ -157,7 +182,7 @@ def get_invocation(
     meta: Json = job.get("metadata") or {}
     pairs: list[tuple[str, Any]] = [
         ("id", job["id"]),
-        ("status", status_text(job)),
+        ("status", status_text(job, with_error=False)),
         ("source", job.get("source_id") or "-"),
         ("database", meta.get("database_name", "")),
         ("collection", meta.get("collection_name", "")),
@@ -166,6 +191,8 @@ def get_invocation(
     ]
     if progress_text(job):
         pairs.append(("progress", progress_text(job)))
+    if job_error(job) is not None:
+        pairs.append(("error", job_error(job)))
     print_fields(pairs)
 
 

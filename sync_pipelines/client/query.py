@@ -3,7 +3,8 @@
 The Sync API has no query operation, so this command opens Chroma with the server's settings
 (``CHROMA_SYNC_*``: the embedded ``PersistentClient`` under the home folder, a Chroma server or
 Chroma Cloud) and embeds the text with the model the collection was synced with. ``--contains``
-and ``--regex`` keep only chunks whose text matches (Chroma's ``where_document``).
+and ``--regex`` keep only chunks whose text matches (Chroma's ``where_document``). A home
+without a Chroma store is an error, never a new empty store.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sync_pipelines.client.home import missing
 from sync_pipelines.client.output import JsonOption, fail, print_json
 from sync_pipelines.settings import Settings, get_settings
 
@@ -41,6 +43,10 @@ def _open_collection(settings: Settings, database: str, name: str) -> "Collectio
 
     from sync_pipelines.resources.chroma import ChromaResource
 
+    store = settings.resolved_chroma_path
+    if settings.chroma_mode == "persistent" and not store.is_dir():
+        # Opening it would create an empty store (and home) where the user meant another.
+        raise QueryError(missing(store, "Chroma store"))
     api_key = settings.chroma_api_key.get_secret_value() if settings.chroma_api_key else None
     resource = ChromaResource(
         mode=settings.chroma_mode,

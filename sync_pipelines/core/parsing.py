@@ -229,7 +229,7 @@ def _html_to_markdown(html: str) -> str:
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(_HTML_DROPPED_TAGS):
         tag.decompose()
-    for tag in soup.find_all(attrs={"role": _HTML_DROPPED_ROLES}):
+    for tag in soup.find_all(role=list(_HTML_DROPPED_ROLES)):
         tag.decompose()
     markdown = MarkdownConverter(heading_style=ATX, bullets="-").convert_soup(soup)
     lines = [line.rstrip() for line in markdown.replace("\r\n", "\n").split("\n")]

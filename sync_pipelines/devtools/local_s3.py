@@ -17,6 +17,11 @@ import requests
 
 from sync_pipelines.devtools.ports import free_port_block
 
+#: The development server's keys: fixed, public constants (it listens on 127.0.0.1 only and
+#: holds development data), so ``serve --with-s3`` prints both and ``chroma-sync s3`` finds them.
+LOCAL_ACCESS_KEY = "chroma-sync-local"
+LOCAL_SECRET_KEY = "chroma-sync-local-secret"
+
 
 class LocalS3Error(RuntimeError):
     """The local S3 server could not be started."""
@@ -68,8 +73,8 @@ class LocalS3Server:
         self,
         data_dir: Path,
         *,
-        access_key: str = "chroma-sync-local",
-        secret_key: str = "chroma-sync-local-secret",
+        access_key: str = LOCAL_ACCESS_KEY,
+        secret_key: str = LOCAL_SECRET_KEY,
         s3_port: int | None = None,
     ) -> None:
         self.data_dir = data_dir

@@ -16,10 +16,12 @@ from sync_pipelines.core.records import (
     build_records,
 )
 from sync_pipelines.core.types import ChunkingOptions
+from sync_pipelines.ops.progress import ProgressReporter
 from sync_pipelines.ops.tracking import finish_invocation
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
+from sync_pipelines.schemas import InvocationProgress
 
 NETWORK_RETRY = dg.RetryPolicy(
     max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -212,6 +214,10 @@ def upsert_op(
     if chunked.missing and counts.deleted == 0:
         raise failure(chunked.uri, "object not found")
     collection.modify(metadata={**(collection.metadata or {}), "finished_ingest": True})
+    ProgressReporter(context, catalog).report(
+        InvocationProgress(unit="objects", done=1, total=1, chunks_written=counts.written),
+        force=True,
+    )
     finish_invocation(context, catalog)
     summary = {
         "chunks": counts.chunks,

@@ -164,6 +164,7 @@ class S3BatchRunner:
         item.started_at = utcnow()
         opened = self._open(target, item.uri)
         error = None if opened.reason is None else f"{item.uri}: {opened.reason}"
+        written: int | None = None
         if error is None:
             key, extra = record.object_key or "", dict(record.extra_metadata or {})
             try:
@@ -180,9 +181,10 @@ class S3BatchRunner:
                 if problem is not None:
                     raise problem
                 self._count(counts)
+                written = counts.written
             except Exception as exc:
                 error = describe(item.uri, exc)
-        self._finish(item, error)
+        self._finish(item, error, written)
         self._flush()
 
     @staticmethod
@@ -251,7 +253,7 @@ class S3BatchRunner:
         for item, error, counts in ended:
             if error is None and counts is not None:
                 self._count(counts)
-            self._finish(item, error)
+            self._finish(item, error, counts.written if counts is not None else None)
         self.log(
             f"{first.target.database_name}/{first.target.collection_name}: wrote {len(group)} "
             f"documents ({sum(len(w.records) for w in writes)} chunks)"
@@ -290,14 +292,14 @@ class S3BatchRunner:
         self.report.chunks_deleted += counts.deleted
         self.report.embed_seconds += counts.embed_seconds
 
-    def _finish(self, item: BatchItem, error: str | None) -> None:
+    def _finish(self, item: BatchItem, error: str | None, written: int | None = None) -> None:
         if error is None:
             self.report.ok += 1
         else:
             self.report.failed += 1
             self.report.errors.append(error)
         self._outcomes.append(
-            InvocationOutcome(item.record.job.id, item.started_at, utcnow(), error)
+            InvocationOutcome(item.record.job.id, item.started_at, utcnow(), error, written)
         )
         if len(self._outcomes) >= GROUP_DOCUMENTS:
             self._flush()

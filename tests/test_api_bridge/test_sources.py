@@ -75,6 +75,16 @@ def test_create_source_bad_inputs_are_400_naming_the_field(
     )
     assert malformed.status_code == 400
     assert malformed.json()["message"].startswith("body: invalid JSON")
+    mistyped = client.post(
+        "/api/v1/sources", json={"database_name": "db1", "s4": S3}, headers=admin
+    )
+    assert mistyped.json()["message"] == (
+        "s4: unknown field (a source type key is one of github, s3, web_scrape)"
+    )
+    nested = client.post(
+        "/api/v1/sources", json={"database_name": "db1", "s3": {**S3, "x": 1}}, headers=admin
+    )
+    assert nested.json()["message"] == "s3.x: unknown field"
     dense_only = {"database_name": "db1", "s3": S3, "embedding": {"sparse": None}}
     assert client.post("/api/v1/sources", json=dense_only, headers=admin).status_code == 201
 

@@ -67,7 +67,7 @@ def test_web_source_reads_back_with_limits_and_schedule(
     assert got.json()["web_scrape"] == {**web, "schedule": {**web["schedule"], "timezone": "UTC"}}
 
 
-def test_get_invocation_shows_progress_once_a_run_reports_it(
+def test_get_and_list_show_progress_once_a_run_reports_it(
     client: TestClient, admin: dict[str, str], catalog: Catalog
 ) -> None:
     source_id = create_source(client, admin, web_scrape={"starting_url": "https://example.org/"})
@@ -97,3 +97,5 @@ def test_get_invocation_shows_progress_once_a_run_reports_it(
         "skipped": 1,
         "failed": 0,
     }
+    listed = client.get("/api/v1/invocations", headers=admin).json()
+    assert [job.get("progress") for job in listed] == [body["progress"]]

@@ -121,6 +121,10 @@ def test_bad_objects_fail_only_their_own_invocations(
     assert statuses[1].error.startswith(f"s3://{bucket}/latin1.txt: not valid UTF-8")
     assert "0xe9" in statuses[1].error
     assert statuses[3].error == f"s3://{bucket}/typo.md: object not found"
+    store = Catalog(get_settings().resolved_catalog_url)
+    progress = [store.get_progress(job.id) for job in jobs]
+    assert [p.chunks_written if p else None for p in progress] == [1, None, 1, None, 1]
+    assert {(p.unit, p.done, p.total) for p in progress if p} == {("objects", 1, 1)}
     assert chunks_of("latin1.txt") == {} and chunks_of("typo.md") == {}
     assert collection().count() == 3
     for record in records_of(jobs):

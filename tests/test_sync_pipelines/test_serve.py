@@ -4,9 +4,12 @@ Contract: serve prints the API, Dagster UI and S3 URLs once the API's ``/health`
 needs the daemon's heartbeat, asked of the webserver) and the webserver has the code location
 loaded; the API process is told the webserver
 URL and the S3 endpoint; SIGTERM stops it with exit code 0 and no process it started (children
-and grandchildren) survives; a port already taken fails at once with one line naming it.
+and grandchildren) survives; a port already taken fails at once with one line naming it. A new
+home is named on stderr; ``<home>/serve.json`` names the URLs while serve runs (client commands
+given the home find the API in it) and is gone after a clean stop.
 """
 
+import json
 import os
 import queue
 import re
@@ -102,6 +105,7 @@ def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         assert requests.get(urls["S3"], timeout=10).status_code in (200, 403)
         assert (home / "catalog.db").is_file()
         assert (home / "dagster" / "dagster.yaml").is_file()
+        check_serve_json(home, proc.pid, urls)
 
         children = descendants(proc.pid)
         commands = {pid: cmdline(pid) for pid in children}
@@ -126,9 +130,35 @@ def test_serve_runs_the_stack_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         code = proc.wait(timeout=120)
     assert code == 0, proc.stderr.read() if proc.stderr else ""
     assert proc.stderr is not None
-    assert proc.stderr.read().strip().splitlines()[-1] == "stopped"
+    stderr = proc.stderr.read().strip().splitlines()
+    assert stderr[-1] == "stopped"
+    assert f"chroma-sync: created home {home} (set --home or CHROMA_SYNC_HOME to use another)" in (
+        stderr
+    )
+    assert not (home / "serve.json").exists()
     survivors = {pid: commands[pid] for pid in children if is_alive(pid)}
     assert survivors == {}
+
+
+def check_serve_json(home: Path, pid: int, urls: dict[str, str]) -> None:
+    """serve.json names serve and its URLs; other commands given the home find the API in it."""
+    record = json.loads((home / "serve.json").read_text())
+    assert record["pid"] == pid
+    assert (record["api_url"], record["ui_url"]) == (urls["API"], urls["Dagster UI"])
+    assert (record["s3_endpoint"], record["chroma_url"]) == (urls["S3"], urls["Chroma"])
+    runner = CliRunner()
+    no_url = {"CHROMA_SYNC_URL": None, "CHROMA_SYNC_HOME": None}
+    created = runner.invoke(
+        app, ["token", "create", "--database", "docs", "--home", str(home), "--json"], env=no_url
+    )
+    assert created.exit_code == 0, created.output
+    secret = json.loads(created.stdout)["secret"]
+    listed = runner.invoke(
+        app, ["sources", "list", "--json", "--home", str(home)],
+        env={**no_url, "CHROMA_SYNC_TOKEN": secret},
+    )  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == []
 
 
 def test_serve_fails_fast_when_a_port_is_taken(tmp_path: Path) -> None:
