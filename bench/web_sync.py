@@ -71,10 +71,12 @@ def main() -> None:
                 instance=instance,
             )
             wall = time.perf_counter() - started
-            counts: dict[str, Any] = result.output_for_node("upsert_web_op")
+            # A crawl that fetched more pages than one shard finishes in finish_web_op.
+            last = "upsert_web_op" if result.is_node_success("upsert_web_op") else "finish_web_op"
+            counts: dict[str, Any] = result.output_for_node(last)
             embed = 0.0
             for event in result.all_events:
-                if event.step_key == "upsert_web_op" and event.event_type_value == "STEP_OUTPUT":
+                if event.step_key == last and event.event_type_value == "STEP_OUTPUT":
                     embed = float(event.event_specific_data.metadata["embed_seconds"].value)
             counts["embed_seconds"] = embed
             return wall, counts

@@ -171,6 +171,30 @@ def api(
 
 
 @app.command()
+def worker(
+    name: Annotated[
+        str | None, typer.Option(help="Worker name shown on the steps it runs (default: host).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Steps run at once.")] = 1,
+) -> None:
+    """Run sync steps sent by the Celery executor (CHROMA_SYNC_EXECUTOR=celery).
+
+    Needs the same CHROMA_SYNC_* settings and DAGSTER_HOME as the code server, including
+    CHROMA_SYNC_CELERY_BROKER_URL and CHROMA_SYNC_STEP_STORAGE (docs/deploy.md).
+    """
+    from sync_pipelines.scale_out import check_worker_settings
+
+    try:
+        check_worker_settings(get_settings())
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    from sync_pipelines.celery_worker import run_worker
+
+    run_worker(name, concurrency)
+
+
+@app.command()
 def serve(
     home: Annotated[
         Path | None, typer.Option(help="Home folder (default CHROMA_SYNC_HOME, ~/.chroma-sync).")

@@ -11,6 +11,7 @@ from sync_pipelines.resources.git import GitResource
 from sync_pipelines.resources.s3 import SyncS3Resource
 from sync_pipelines.resources.uploads import UploadStoreResource
 from sync_pipelines.resources.web import WebCrawlerResource
+from sync_pipelines.scale_out import build_executor, build_io_manager
 from sync_pipelines.settings import Settings, get_settings
 
 
@@ -56,6 +57,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
             max_page_bytes=settings.crawl_max_page_bytes,
             max_retries=settings.crawl_max_retries,
             max_retry_after_s=settings.crawl_max_retry_after_s,
+            shard_max_pages=settings.shard_max_files,
+            shard_max_bytes=settings.shard_max_bytes,
         ),
         "git": GitResource(
             mirrors_dir=str(settings.home_dir / "git"),
@@ -72,16 +75,24 @@ def build_resources(settings: Settings) -> dict[str, object]:
                 if settings.github_app_private_key_file
                 else None
             ),
+            shard_max_files=settings.shard_max_files,
+            shard_max_bytes=settings.shard_max_bytes,
         ),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    """Assemble jobs, sensors and resources into the code location's ``Definitions``."""
+    """Assemble jobs, sensors, resources and the executor into the ``Definitions``."""
+    settings = settings or get_settings()
+    resources = build_resources(settings)
+    io_manager = build_io_manager(settings)
+    if io_manager is not None:
+        resources["io_manager"] = io_manager
     return dg.Definitions(
         jobs=SYNC_JOBS,
         sensors=ALL_SENSORS,
-        resources=build_resources(settings or get_settings()),
+        resources=resources,
+        executor=build_executor(settings),
     )
 
 

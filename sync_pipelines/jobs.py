@@ -1,7 +1,8 @@
 """Per-source-type jobs: fetch -> chunk -> upsert.
 
-Jobs run their ops in one process (a separate process per op costs ~2.5 s each here); a
-deployment that wants per-op isolation can override the executor.
+The executor is not set here: ``sync_pipelines.definitions`` applies the one the settings
+select (``sync_pipelines.scale_out``): by default every op of a run in the run's own process
+(a separate process per op costs ~2.5 s each here), or each op on a Celery worker.
 """
 
 import dagster as dg
@@ -15,12 +16,14 @@ from sync_pipelines.names import (
 )
 from sync_pipelines.ops.documents import chunk_op, upsert_op
 from sync_pipelines.ops.github import fetch_github_op
+from sync_pipelines.ops.github_shards import finish_github_op, sync_github_shard_op
 from sync_pipelines.ops.github_write import chunk_github_op, upsert_github_op
 from sync_pipelines.ops.s3 import fetch_s3_object_op
 from sync_pipelines.ops.s3_batch import sync_s3_batch_op
 from sync_pipelines.ops.tracking import mark_invocation_failed
 from sync_pipelines.ops.uploads import fetch_upload_op
 from sync_pipelines.ops.web import crawl_web_op
+from sync_pipelines.ops.web_shards import finish_web_op, sync_web_shard_op
 from sync_pipelines.ops.web_write import chunk_web_op, upsert_web_op
 
 
@@ -32,7 +35,6 @@ from sync_pipelines.ops.web_write import chunk_web_op, upsert_web_op
     ),
     tags={"chroma_sync/source_type": "s3"},
     hooks={mark_invocation_failed},
-    executor_def=dg.in_process_executor,
 )
 def sync_s3_object_job() -> None:
     """Fetch -> chunk -> upsert for one S3 object."""
@@ -48,7 +50,6 @@ def sync_s3_object_job() -> None:
     ),
     tags={"chroma_sync/source_type": "s3"},
     hooks={mark_invocation_failed},
-    executor_def=dg.in_process_executor,
 )
 def sync_s3_batch_job() -> None:
     """One op serves the whole batch (several objects per embedding call)."""
@@ -63,7 +64,6 @@ def sync_s3_batch_job() -> None:
     ),
     tags={"chroma_sync/source_type": "file_upload"},
     hooks={mark_invocation_failed},
-    executor_def=dg.in_process_executor,
 )
 def sync_file_upload_job() -> None:
     """Fetch -> chunk -> upsert for one uploaded file."""
@@ -75,15 +75,17 @@ def sync_file_upload_job() -> None:
     description=(
         "Sync a GitHub repository at a ref into a collection: fetch the mirror, read only the "
         "files whose blob changed since the collection's recorded commit, chunk them, embed "
-        "changed chunks, delete chunks of deleted files, and record the commit."
+        "changed chunks, delete chunks of deleted files, and record the commit. A big change "
+        "is split into shards of bounded size, each synced by its own step (on any worker)."
     ),
     tags={"chroma_sync/source_type": "github"},
     hooks={mark_invocation_failed},
-    executor_def=dg.in_process_executor,
 )
 def sync_github_job() -> None:
-    """Fetch -> chunk -> upsert for one commit of a GitHub source."""
-    upsert_github_op(chunk_github_op(fetch_github_op()))
+    """Plan, then either fetch -> chunk -> upsert (one shard) or one step per shard + finish."""
+    whole, plan, shards = fetch_github_op()
+    upsert_github_op(chunk_github_op(whole))
+    finish_github_op(plan, shards.map(sync_github_shard_op).collect())
 
 
 @dg.job(
@@ -91,15 +93,18 @@ def sync_github_job() -> None:
     description=(
         "Sync a website into a collection: crawl it from the starting URL (same host, "
         "robots.txt, sitemap, limits, private-address guard, conditional GETs), extract each "
-        "page's main content as markdown, embed changed pages and remove pages that are gone."
+        "page's main content as markdown, embed changed pages and remove pages that are gone. "
+        "When the crawl fetched more pages than one shard holds, each shard of pages is "
+        "chunked and written by its own step (on any worker)."
     ),
     tags={"chroma_sync/source_type": "web_scrape"},
     hooks={mark_invocation_failed},
-    executor_def=dg.in_process_executor,
 )
 def sync_web_job() -> None:
-    """Crawl -> chunk -> upsert for one web source."""
-    upsert_web_op(chunk_web_op(crawl_web_op()))
+    """Crawl, then chunk -> upsert (one shard) or one step per shard of fetched pages + finish."""
+    whole, plan, shards = crawl_web_op()
+    upsert_web_op(chunk_web_op(whole))
+    finish_web_op(plan, shards.map(sync_web_shard_op).collect())
 
 
 SYNC_JOBS = [

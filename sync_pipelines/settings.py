@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from sync_pipelines.settings_scale import ScaleOutSettings
 
 DEFAULT_MAX_OBJECT_BYTES = 200 * 1024 * 1024
 
 
-class Settings(BaseSettings):
+class Settings(ScaleOutSettings):
     """chroma-sync server settings (environment prefix ``CHROMA_SYNC_``)."""
 
     model_config = SettingsConfigDict(env_prefix="CHROMA_SYNC_", extra="ignore")

@@ -2,7 +2,10 @@
 
 Contract: ``sync_pipelines.definitions.defs`` holds the per-source-type jobs with every resource
 they need bound; ``dagster definitions validate -w workspace.yaml`` (what ``dagster dev`` loads)
-succeeds on a clean instance.
+succeeds on a clean instance. Every job runs its steps in process by default; the executor
+setting selects Celery (broker read from the environment by name, never in config), which is
+refused without a broker or without step storage every worker can read, and step storage
+``s3://bucket/prefix`` hands outputs through S3.
 """
 
 import os
@@ -11,11 +14,13 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
+from dagster_aws.s3 import S3PickleIOManager
 
 from sync_pipelines.definitions import build_definitions
-from sync_pipelines.names import SYNC_S3_OBJECT_JOB
-from sync_pipelines.settings import get_settings
+from sync_pipelines.names import SYNC_GITHUB_JOB, SYNC_S3_OBJECT_JOB
+from sync_pipelines.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,3 +58,29 @@ def test_workspace_yaml_loads_with_dagster_cli(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
+
+
+def test_steps_run_in_process_unless_celery_is_selected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHROMA_SYNC_CELERY_BROKER_URL", raising=False)
+    defs = build_definitions(Settings())
+    assert defs.resolve_job_def(SYNC_GITHUB_JOB).executor_def is dg.in_process_executor
+    broker = "amqp://guest:s3cret@rabbit:5672//"
+    with pytest.raises(ValueError, match="CHROMA_SYNC_CELERY_BROKER_URL"):
+        build_definitions(Settings(executor="celery"))
+    with pytest.raises(ValueError, match="CHROMA_SYNC_STEP_STORAGE"):
+        build_definitions(Settings(executor="celery", celery_broker_url=broker))
+    celery = build_definitions(
+        Settings(executor="celery", celery_broker_url=broker, step_storage="s3://steps/runs")
+    )
+    job = celery.resolve_job_def(SYNC_GITHUB_JOB)
+    assert job.executor_def.name == "chroma_sync_celery"
+    # The broker URL (it may hold a password) is read from the environment by name at run time.
+    unset = job.executor_def.config_schema.resolve_config({})
+    assert not unset.success and "CHROMA_SYNC_CELERY_BROKER_URL" in str(unset.errors)
+    monkeypatch.setenv("CHROMA_SYNC_CELERY_BROKER_URL", broker)
+    resolved = job.executor_def.config_schema.resolve_config({})
+    assert resolved.success and resolved.value["config"]["broker"] == broker
+    io_manager = celery.resources["io_manager"]
+    assert isinstance(io_manager, S3PickleIOManager)
+    assert (io_manager.s3_bucket, io_manager.s3_prefix) == ("steps", "runs")
+    dg.Definitions.validate_loadable(celery)

@@ -42,6 +42,33 @@ class ProgressMixin(CatalogBase):
                 )
             )
 
+    def add_progress(self, invocation_id: uuid.UUID, *, done: int, chunks_written: int) -> None:
+        """Add one step's share to an invocation's progress.
+
+        Steps of a sharded run report in parallel, so this reads and writes under a row lock;
+        ``done`` stays within ``total``. Nothing is written when no report exists yet.
+        """
+        query = (
+            select(InvocationProgressRow)
+            .where(InvocationProgressRow.invocation_id == invocation_id)
+            .with_for_update()
+        )
+        with self._sessions.begin() as session:
+            row = session.scalars(query).first()
+            if row is None:
+                return
+            current = InvocationProgress.model_validate(row.progress)
+            total = current.total
+            new_done = current.done + done
+            current = current.model_copy(
+                update={
+                    "done": min(new_done, total) if total is not None else new_done,
+                    "chunks_written": current.chunks_written + chunks_written,
+                }
+            )
+            row.progress = current.model_dump(mode="json")
+            row.updated_at = utcnow()
+
     def get_progress_many(
         self, invocation_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, InvocationProgress]:

@@ -9,8 +9,7 @@ fetch that fails is transient (:mod:`sync_pipelines.core.deletion_policy`): the 
 the repository and the cause before anything is planned, so the collection is left as it was.
 """
 
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +25,22 @@ from sync_pipelines.core.git_sync import (
     stored_versions,
 )
 from sync_pipelines.core.records import chunked_by_current
-from sync_pipelines.core.types import ParsedDocument
+from sync_pipelines.core.shards import split_shards
 from sync_pipelines.core.writer import iter_metadatas
 from sync_pipelines.git import GitError, GitMirror, PathFilter
-from sync_pipelines.github_app import GitHubAppError
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure
+from sync_pipelines.ops.git_plan import (
+    COMMIT_METADATA_KEY,
+    GithubFetch,
+    GitShard,
+    GitShardPlan,
+    load_source,
+    open_mirror,
+    read_files,
+    step_failure,
+    update_mirror,
+)
+from sync_pipelines.ops.progress import ProgressReporter
 from sync_pipelines.ops.tracking import (
     is_triggered_run,
     record_triggered_invocation,
@@ -40,10 +50,14 @@ from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
 from sync_pipelines.resources.git import GitResource, related
-from sync_pipelines.schemas import IndexJobMetadata, Source, to_chunking_options
+from sync_pipelines.schemas import (
+    IndexJobMetadata,
+    InvocationProgress,
+    Source,
+    to_chunking_options,
+)
 from sync_pipelines.settings import DEFAULT_MAX_OBJECT_BYTES
 
-COMMIT_METADATA_KEY = "git_commit"
 _METADATA_PAGE = 5000
 _REPORTED_SKIPS = 200
 
@@ -63,45 +77,33 @@ class GithubSyncConfig(dg.Config):
 
 
 @dataclass(frozen=True)
-class GitFile:
-    """A changed file: its path, blob sha and parsed text (``None``: unparseable, skipped)."""
+class _Planned:
+    """A planned sync before its files are read."""
 
-    path: str
-    sha: str
-    doc: ParsedDocument | None
-
-
-@dataclass(frozen=True)
-class GithubFetch:
-    """What the fetch op hands on.
-
-    Attributes:
-        target: Destination and chunking settings.
-        repository: The repository URL (no credentials), used in errors.
-        commit: The commit being synced.
-        mode: ``full`` (empty collection), ``diff`` (against the recorded commit) or
-            ``stored_blobs`` (against the blob shas in the collection).
-        plan: The files to chunk, delete and keep.
-        files: The files of ``plan.to_chunk``, read and parsed.
-        skipped: Files not synced, with reasons.
-    """
-
+    source: Source
+    mirror: GitMirror
     target: SyncTarget
     repository: str
     commit: str
     mode: str
     plan: GitSyncPlan
-    files: list[GitFile]
+    sizes: dict[str, int | None]
     skipped: list[SkippedFile]
 
 
 @dg.op(
     description=(
-        "Fetch the GitHub source's mirror, resolve the ref, compare the tree with what the "
-        "collection holds and read and parse only the changed files."
+        "Fetch the GitHub source's mirror, resolve the ref and compare the tree with what the "
+        "collection holds. A plan that fits one shard reads and parses the changed files here "
+        "(output 'whole'); a bigger one is split into shards of bounded size, each synced by "
+        "its own step (outputs 'plan' and 'shards')."
     ),
     retry_policy=NETWORK_RETRY,
-    out=dg.Out(GithubFetch, is_required=False),
+    out={
+        "whole": dg.Out(GithubFetch, is_required=False),
+        "plan": dg.Out(GitShardPlan, is_required=False),
+        "shards": dg.DynamicOut(GitShard, is_required=False),
+    },
 )
 def fetch_github_op(
     context: dg.OpExecutionContext,
@@ -110,11 +112,11 @@ def fetch_github_op(
     chroma: ChromaResource,
     embedder: EmbeddingResource,
     catalog: CatalogResource,
-) -> Iterator[dg.Output[GithubFetch]]:
+) -> Iterator[dg.Output[Any] | dg.DynamicOutput[GitShard]]:
     """Fetch and plan one GitHub sync named by the run config."""
     if not start_invocation(context, catalog):
         return
-    source = _source(catalog, config.source_id)
+    source = load_source(catalog, config.source_id)
     if is_triggered_run(context.run.tags):
         metadata = IndexJobMetadata.model_validate(
             {
@@ -124,37 +126,91 @@ def fetch_github_op(
             }
         )
         record_triggered_invocation(context, catalog, source.id, metadata)
-    fetched = _fetch(context, config, source, git, chroma, embedder, catalog)
-    plan = fetched.plan
-    yield dg.Output(
-        fetched,
-        metadata={
-            "repository": fetched.repository,
-            "commit": fetched.commit,
-            "mode": fetched.mode,
-            "files_to_chunk": len(plan.to_chunk),
-            "files_to_delete": len(plan.to_delete),
-            "files_renamed": len(plan.renames),
-            "files_unchanged": len(plan.unchanged),
-            "files_skipped": len(fetched.skipped),
-            "skipped": dg.MetadataValue.json(
-                {s.path: s.reason for s in fetched.skipped[:_REPORTED_SKIPS]}
-            ),
-        },
+    planned = _plan(context, config, source, git, chroma, embedder, catalog)
+    plan = planned.plan
+    shards = split_shards(plan.to_chunk, planned.sizes, git.shard_limits())
+    if len(shards) <= 1:
+        files = read_files(planned.mirror, plan.to_chunk, planned.skipped)
+        summary = _summary(planned, 1)
+        fetched = GithubFetch(
+            planned.target,
+            planned.repository,
+            planned.commit,
+            planned.mode,
+            plan,
+            files,
+            planned.skipped,
+        )
+        yield dg.Output(fetched, "whole", metadata=summary)
+        return
+    yield from _shard_outputs(context, catalog, planned, shards, _summary(planned, len(shards)))
+
+
+def _summary(planned: _Planned, shards: int) -> dict[str, Any]:
+    plan = planned.plan
+    return {
+        "repository": planned.repository,
+        "commit": planned.commit,
+        "mode": planned.mode,
+        "files_to_chunk": len(plan.to_chunk),
+        "files_to_delete": len(plan.to_delete),
+        "files_renamed": len(plan.renames),
+        "files_unchanged": len(plan.unchanged),
+        "files_skipped": len(planned.skipped),
+        "shards": shards,
+        "skipped": dg.MetadataValue.json(
+            {s.path: s.reason for s in planned.skipped[:_REPORTED_SKIPS]}
+        ),
+    }
+
+
+def _shard_outputs(
+    context: dg.OpExecutionContext,
+    catalog: CatalogResource,
+    planned: _Planned,
+    shards: list[dict[str, str]],
+    summary: dict[str, Any],
+) -> Iterator[dg.Output[Any] | dg.DynamicOutput[GitShard]]:
+    plan = planned.plan
+    settled = len(plan.unchanged) + len(planned.skipped)
+    ProgressReporter(context, catalog).report(
+        InvocationProgress(
+            unit="files",
+            done=settled,
+            total=settled + len(plan.to_chunk) + len(plan.to_delete),
+            skipped=len(planned.skipped),
+        ),
+        force=True,
     )
+    yield dg.Output(
+        GitShardPlan(
+            target=planned.target,
+            repository=planned.repository,
+            commit=planned.commit,
+            mode=planned.mode,
+            shards=len(shards),
+            deleted=list(plan.to_delete),
+            unchanged=len(plan.unchanged),
+            skipped=len(planned.skipped),
+        ),
+        "plan",
+        metadata=summary,
+    )
+    width = len(str(len(shards) - 1))
+    for index, files in enumerate(shards):
+        shard = GitShard(
+            index=index,
+            count=len(shards),
+            source_id=str(planned.source.id),
+            target=planned.target,
+            repository=planned.repository,
+            commit=planned.commit,
+            files=files,
+        )
+        yield dg.DynamicOutput(shard, mapping_key=f"shard_{index:0{width}d}", output_name="shards")
 
 
-def _source(catalog: CatalogResource, source_id: str) -> Source:
-    try:
-        source = catalog.get_catalog().get_source(uuid.UUID(source_id))
-    except ValueError as exc:
-        raise failure(source_id, f"source_id {source_id!r} is not a UUID") from exc
-    if source is None or source.github is None:
-        raise failure(source_id, f"no GitHub source {source_id}")
-    return source
-
-
-def _fetch(
+def _plan(
     context: dg.OpExecutionContext,
     config: GithubSyncConfig,
     source: Source,
@@ -162,22 +218,18 @@ def _fetch(
     chroma: ChromaResource,
     embedder: EmbeddingResource,
     catalog: CatalogResource,
-) -> GithubFetch:
+) -> _Planned:
     github = source.github
     assert github is not None
     uri = git.repository_url(source)
+    mirror = open_mirror(git, catalog, source)
     try:
-        token = git.token_for(source, catalog.get_catalog().get_git_token(source.id))
-    except GitHubAppError as exc:
-        raise failure(uri, str(exc)) from exc
-    mirror = git.mirror_for(source, token)
-    try:
-        _update(mirror, uri)
+        update_mirror(mirror, uri)
         commit = mirror.resolve(config.ref)
         tree = mirror.list_tree(commit)
         path_filter = PathFilter(github.include_globs, github.exclude_globs)
     except TransientSourceError as exc:
-        raise failure(exc.location, exc.cause) from None
+        raise step_failure(exc) from None
     except (GitError, ValueError) as exc:
         raise failure(uri, str(exc)) from exc
     context.log.info(f"{uri}: syncing commit {commit} into {config.target_collection}")
@@ -190,7 +242,6 @@ def _fetch(
     )
     mode, previous = _previous(mirror, collection, commit, path_filter, config.max_file_bytes)
     plan = plan_sync(current, previous)
-    files = _read(mirror, plan.to_chunk, skipped)
     target = SyncTarget(
         source_id=str(source.id),
         database_name=source.database_name,
@@ -198,15 +249,8 @@ def _fetch(
         chunking=to_chunking_options(source.chunking, model),
         embedding_model=model,
     )
-    return GithubFetch(target, uri, commit, mode, plan, files, skipped)
-
-
-def _update(mirror: GitMirror, uri: str) -> None:
-    """Fetch the mirror; a failure is transient, never evidence that files are gone."""
-    try:
-        mirror.fetch()
-    except GitError as exc:
-        raise TransientSourceError(uri, str(exc)) from exc
+    sizes = {path: tree[path].size for path in plan.to_chunk}
+    return _Planned(source, mirror, target, uri, commit, mode, plan, sizes, skipped)
 
 
 def _previous(
@@ -230,22 +274,3 @@ def _previous(
     if collection.count() == 0:
         return "full", {}
     return "stored_blobs", stored_versions(iter_metadatas(collection, _METADATA_PAGE))
-
-
-def _read(
-    mirror: GitMirror, to_chunk: Mapping[str, str], skipped: list[SkippedFile]
-) -> list[GitFile]:
-    """Read and parse the changed files; unparseable ones are recorded in ``skipped``."""
-    from sync_pipelines.core.parsing import ParseError, parse_object
-
-    paths = list(to_chunk)
-    files: list[GitFile] = []
-    blobs = mirror.read_blobs(to_chunk[path] for path in paths)
-    for path, (sha, data) in zip(paths, blobs, strict=True):
-        try:
-            doc: ParsedDocument | None = parse_object(path, data, images=False)
-        except ParseError as exc:
-            skipped.append(SkippedFile(path, exc.reason))
-            doc = None
-        files.append(GitFile(path, sha, doc))
-    return files

@@ -7,15 +7,18 @@ simply re-planned from the previous commit by the next one.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
 from sync_pipelines.core import records as chunk_records
-from sync_pipelines.core.records import CHUNKER_VERSION_KEY, ChunkRecord, build_records
-from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, failure, open_target
-from sync_pipelines.ops.github import COMMIT_METADATA_KEY, GithubFetch
+from sync_pipelines.core.batch_writer import DocumentWrite
+from sync_pipelines.core.records import CHUNKER_VERSION_KEY, ChunkRecord
+from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, open_target
+from sync_pipelines.ops.git_plan import COMMIT_METADATA_KEY, GithubFetch, file_records
 from sync_pipelines.ops.progress import ProgressReporter
 from sync_pipelines.ops.tracking import finish_invocation
+from sync_pipelines.ops.writes import WriteTotals, apply_writes
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
@@ -46,29 +49,28 @@ class GithubChunks:
     skipped: int
 
 
+def record_synced_commit(collection: Any, commit: str) -> None:
+    """Record the synced commit and chunker version in the collection's metadata.
+
+    Called last, so that a failed sync is re-planned from the previous commit.
+    """
+    collection.modify(
+        metadata={
+            **(collection.metadata or {}),
+            COMMIT_METADATA_KEY: commit,
+            CHUNKER_VERSION_KEY: chunk_records.CHUNKER_VERSION,
+            "finished_ingest": True,
+        }
+    )
+
+
 @dg.op(description="Chunk every changed file of the commit (ids sha256(path)-i).")
 def chunk_github_op(context: dg.OpExecutionContext, fetched: GithubFetch) -> GithubChunks:
     """Chunk the changed files read by the fetch op."""
-    from sync_pipelines.core.chunking import chunk_document, strategy_used
-
-    options = fetched.target.chunking
-    files: list[tuple[str, list[ChunkRecord]]] = []
-    for file in fetched.files:
-        if file.doc is None:
-            files.append((file.path, []))
-            continue
-        try:
-            records = build_records(
-                chunk_document(file.doc, options),
-                document_key=file.path,
-                version_key=file.sha,
-                chunk_strategy=strategy_used(file.doc, options),
-                language=file.doc.language,
-                locations=file.doc.locations,
-            )
-        except ValueError as exc:
-            raise failure(f"{fetched.repository}/{file.path}", str(exc)) from exc
-        files.append((file.path, records))
+    files = [
+        (file.path, file_records(file, fetched.target.chunking, fetched.repository))
+        for file in fetched.files
+    ]
     chunks = sum(len(records) for _, records in files)
     context.add_output_metadata({"files": len(files), "chunks": chunks})
     return GithubChunks(
@@ -98,45 +100,33 @@ def upsert_github_op(
     catalog: CatalogResource,
 ) -> dict[str, int]:
     """Apply one GitHub sync to its collection and complete the invocation."""
-    from sync_pipelines.core.batch_writer import DocumentWrite, sync_in_groups
-
     target = chunked.target
     collection, embed, max_batch = open_target(target, chunked.repository, chroma, embedder)
-    totals = {"written": 0, "metadata_updated": 0, "unchanged": 0, "deleted": 0, "chunks": 0}
-    embed_seconds = 0.0
     writes = [DocumentWrite(records, path) for path, records in chunked.files]
     writes += [DocumentWrite([], path) for path in chunked.deleted]
     reporter = ProgressReporter(context, catalog)
     total = len(writes) + chunked.unchanged + chunked.skipped
-    groups = sync_in_groups(collection, writes, embed=embed, max_batch_size=max_batch)
-    for done_before, written in groups:
-        for counts in written:
-            for key in totals:
-                totals[key] += getattr(counts, key)
-            embed_seconds += counts.embed_seconds
+    settled = chunked.unchanged + chunked.skipped
+
+    def report(done: int, totals: WriteTotals) -> None:
         reporter.report(
             InvocationProgress(
                 unit="files",
-                done=chunked.unchanged + chunked.skipped + done_before + len(written),
+                done=settled + done,
                 total=total,
-                chunks_written=totals["written"],
+                chunks_written=totals.written,
                 skipped=chunked.skipped,
             )
         )
-    collection.modify(
-        metadata={
-            **(collection.metadata or {}),
-            COMMIT_METADATA_KEY: chunked.commit,
-            CHUNKER_VERSION_KEY: chunk_records.CHUNKER_VERSION,
-            "finished_ingest": True,
-        }
-    )
+
+    totals = apply_writes(collection, writes, embed, max_batch, report)
+    record_synced_commit(collection, chunked.commit)
     reporter.report(
         InvocationProgress(
             unit="files",
             done=total,
             total=total,
-            chunks_written=totals["written"],
+            chunks_written=totals.written,
             skipped=chunked.skipped,
         ),
         force=True,
@@ -147,17 +137,14 @@ def upsert_github_op(
         "files_deleted": len(chunked.deleted),
         "files_unchanged": chunked.unchanged,
         "files_skipped": chunked.skipped,
-        "chunks_written": totals["written"],
-        "chunks_metadata_updated": totals["metadata_updated"],
-        "chunks_skipped": totals["unchanged"],
-        "chunks_deleted": totals["deleted"],
+        **totals.summary(),
     }
     context.add_output_metadata(
         {
             **summary,
             "collection": f"{target.database_name}/{target.collection_name}",
             "commit": chunked.commit,
-            "embed_seconds": round(embed_seconds, 3),
+            "embed_seconds": round(totals.embed_seconds, 3),
         }
     )
     return summary

@@ -10,8 +10,8 @@ starting page itself cannot be read, so a site that is down never empties its co
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -19,6 +19,7 @@ from pydantic import Field
 from sync_pipelines.catalog.web_pages import WebPageState
 from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.core.git_sync import stored_versions
+from sync_pipelines.core.shards import split_shards
 from sync_pipelines.core.writer import iter_metadatas
 from sync_pipelines.ops.documents import SyncTarget, failure, open_target
 from sync_pipelines.ops.progress import ProgressReporter
@@ -62,6 +63,30 @@ class WebCrawl:
     pages: list["PageResult"]
     known: dict[str, WebPageState]
     stored: dict[str, str]
+
+
+@dataclass(frozen=True)
+class WebShard:
+    """A bounded group of the pages a crawl fetched, chunked and written by one step."""
+
+    index: int
+    count: int
+    target: SyncTarget
+    start_url: str
+    pages: list["PageResult"]
+
+
+@dataclass(frozen=True)
+class WebShardPlan:
+    """What the finishing step of a sharded web sync needs besides the shards' results.
+
+    Attributes:
+        crawl: The crawl without its fetched pages' content (those went to the shards).
+        shards: Number of shards.
+    """
+
+    crawl: WebCrawl
+    shards: int
 
 
 def crawl_limits(source: Source) -> "CrawlLimits":
@@ -124,7 +149,11 @@ def describe(stats: "CrawlStats") -> str:
         "sitemap, depth/page limits, include/exclude regexes), with conditional GETs against "
         "the previous sync and the private-address guard; extract each page's main content."
     ),
-    out=dg.Out(WebCrawl, is_required=False),
+    out={
+        "whole": dg.Out(WebCrawl, is_required=False),
+        "plan": dg.Out(WebShardPlan, is_required=False),
+        "shards": dg.DynamicOut(WebShard, is_required=False),
+    },
 )
 def crawl_web_op(
     context: dg.OpExecutionContext,
@@ -133,7 +162,7 @@ def crawl_web_op(
     chroma: ChromaResource,
     embedder: EmbeddingResource,
     web: WebCrawlerResource,
-) -> Iterator[dg.Output[WebCrawl]]:
+) -> Iterator[dg.Output[Any] | dg.DynamicOutput[WebShard]]:
     """Crawl one web source into page results."""
     # The crawler (lxml, trafilatura) loads here, not at import: every Dagster process imports
     # this module.
@@ -190,14 +219,39 @@ def crawl_web_op(
         counts[page.status] += 1
         if page.status in ("failed", "skipped", "gone"):
             context.log.info(f"{page.url}: {page.status} ({page.reason})")
-    context.add_output_metadata(
-        {
-            "start_url": start_url,
-            "pages": len(pages),
-            **{f"pages_{k}": v for k, v in counts.items()},
-        }
+    summary = {
+        "start_url": start_url,
+        "pages": len(pages),
+        **{f"pages_{k}": v for k, v in counts.items()},
+    }
+    crawled = WebCrawl(target, str(source.id), start_url, pages, known, stored)
+    yield from _outputs(crawled, web, summary)
+
+
+def _outputs(
+    crawled: WebCrawl, web: WebCrawlerResource, summary: dict[str, Any]
+) -> Iterator[dg.Output[Any] | dg.DynamicOutput[WebShard]]:
+    """The whole crawl (fits one shard), or a plan and one shard per group of fetched pages."""
+    fetched = {page.url: page for page in crawled.pages if page.status == "fetched"}
+    sizes = {
+        url: len(page.document or b"") + len((page.markdown or "").encode())
+        for url, page in fetched.items()
+    }
+    groups = split_shards({url: url for url in fetched}, sizes, web.shard_limits())
+    if len(groups) <= 1:
+        yield dg.Output(crawled, "whole", metadata={**summary, "shards": 1})
+        return
+    rest = [page for page in crawled.pages if page.status != "fetched"]
+    plan = replace(crawled, pages=rest)
+    yield dg.Output(
+        WebShardPlan(plan, len(groups)), "plan", metadata={**summary, "shards": len(groups)}
     )
-    yield dg.Output(WebCrawl(target, str(source.id), start_url, pages, known, stored))
+    width = len(str(len(groups) - 1))
+    for index, group in enumerate(groups):
+        shard = WebShard(
+            index, len(groups), crawled.target, crawled.start_url, [fetched[u] for u in group]
+        )
+        yield dg.DynamicOutput(shard, mapping_key=f"shard_{index:0{width}d}", output_name="shards")
 
 
 def _check_start(start_url: str, pages: list["PageResult"]) -> None:

@@ -8,19 +8,22 @@ by the next sync.
 """
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from sync_pipelines.catalog.web_pages import WebPageState
+from sync_pipelines.core.batch_writer import DocumentWrite
 from sync_pipelines.core.records import ChunkRecord, build_records
-from sync_pipelines.core.types import ParsedDocument
+from sync_pipelines.core.types import ChunkingOptions, ParsedDocument
 from sync_pipelines.core.web_sync import pages_to_remove, text_version
 from sync_pipelines.ops.documents import NETWORK_RETRY, SyncTarget, open_target
 from sync_pipelines.ops.progress import ProgressReporter
 from sync_pipelines.ops.tracking import finish_invocation
 from sync_pipelines.ops.web import WebCrawl
+from sync_pipelines.ops.writes import WriteTotals, apply_writes
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
@@ -72,52 +75,90 @@ def _document(page: "PageResult") -> ParsedDocument:
     return ParsedDocument(page.markdown or "", "markdown")
 
 
-@dg.op(description="Chunk every fetched page heading-aware (ids sha256(url)-i, plus title).")
-def chunk_web_op(context: dg.OpExecutionContext, crawled: WebCrawl) -> WebChunks:
-    """Chunk the pages the crawl fetched; an unparseable page counts as failed."""
+@dataclass(frozen=True)
+class ChunkedPages:
+    """Fetched pages chunked, and the URLs of fetched pages that could not be parsed."""
+
+    pages: list[WebPageChunks]
+    unparseable: list[str]
+
+
+def chunk_pages(pages: Iterable["PageResult"], options: ChunkingOptions, log: Any) -> ChunkedPages:
+    """Chunk the fetched pages among ``pages`` heading-aware (ids sha256(url)-i, plus title).
+
+    Args:
+        pages: Crawl results; only ``fetched`` ones are chunked.
+        options: The source's chunking options.
+        log: Where unparseable pages are reported (a Dagster log).
+    """
     from sync_pipelines.core.chunking import chunk_document, strategy_used
     from sync_pipelines.core.parsing import ParseError
 
-    options = crawled.target.chunking
-    settled: dict[str, str] = {page.url: page.status for page in crawled.pages}
-    pages: list[WebPageChunks] = []
-    kept: list[WebPageState] = []
-    for page in crawled.pages:
+    chunked: list[WebPageChunks] = []
+    unparseable: list[str] = []
+    for page in pages:
         if page.status != "fetched":
-            if page.status in ("not_modified", "failed") and page.url in crawled.known:
-                kept.append(crawled.known[page.url])
             continue
         try:
             doc = _document(page)
         except ParseError as exc:
-            context.log.warning(f"{page.url}: {exc.reason}")
-            settled[page.url] = "failed"
-            if page.url in crawled.known:
-                kept.append(crawled.known[page.url])
+            log.warning(f"{page.url}: {exc.reason}")
+            unparseable.append(page.url)
             continue
-        text, language = doc.text, doc.language
-        version = text_version(text)
         extra = {"title": page.title} if page.title else {}
+        version = text_version(doc.text)
         records = build_records(
             chunk_document(doc, options),
             document_key=page.url,
             version_key=version,
             chunk_strategy=strategy_used(doc, options),
-            language=language,
+            language=doc.language,
             extra_metadata=extra,
             locations=doc.locations,
         )
         state = WebPageState(
             page.url, page.etag, page.last_modified, version, page.title, page.links
         )
-        pages.append(WebPageChunks(state, records))
-    chunks = sum(len(page.records) for page in pages)
-    context.add_output_metadata({"pages": len(pages), "chunks": chunks})
+        chunked.append(WebPageChunks(state, records))
+    return ChunkedPages(chunked, unparseable)
+
+
+def settle_unparseable(
+    settled: dict[str, str],
+    kept: list[WebPageState],
+    known: Mapping[str, WebPageState],
+    unparseable: Iterable[str],
+) -> None:
+    """Count unparseable pages as failed: their chunks and crawl state are kept."""
+    for url in unparseable:
+        settled[url] = "failed"
+        if url in known:
+            kept.append(known[url])
+
+
+def kept_states(crawled: WebCrawl) -> list[WebPageState]:
+    """The crawl state carried over for pages not fetched anew (304, or failed)."""
+    return [
+        crawled.known[page.url]
+        for page in crawled.pages
+        if page.status in ("not_modified", "failed") and page.url in crawled.known
+    ]
+
+
+@dg.op(description="Chunk every fetched page heading-aware (ids sha256(url)-i, plus title).")
+def chunk_web_op(context: dg.OpExecutionContext, crawled: WebCrawl) -> WebChunks:
+    """Chunk the pages the crawl fetched; an unparseable page counts as failed."""
+    settled: dict[str, str] = {page.url: page.status for page in crawled.pages}
+    kept = kept_states(crawled)
+    chunked = chunk_pages(crawled.pages, crawled.target.chunking, context.log)
+    settle_unparseable(settled, kept, crawled.known, chunked.unparseable)
+    chunks = sum(len(page.records) for page in chunked.pages)
+    context.add_output_metadata({"pages": len(chunked.pages), "chunks": chunks})
     return WebChunks(
         target=crawled.target,
         source_id=crawled.source_id,
         start_url=crawled.start_url,
-        pages=pages,
+        pages=chunked.pages,
         settled=settled,
         kept=kept,
         known=crawled.known,
@@ -140,58 +181,91 @@ def upsert_web_op(
     catalog: CatalogResource,
 ) -> dict[str, int]:
     """Apply one web sync to its collection and complete the invocation."""
-    from sync_pipelines.core.batch_writer import DocumentWrite, sync_in_groups
-
     target = chunked.target
     collection, embed, max_batch = open_target(target, chunked.start_url, chroma, embedder)
-    stored = chunked.stored
-    totals = {"written": 0, "metadata_updated": 0, "unchanged": 0, "deleted": 0}
-    embed_seconds = 0.0
-    removed = pages_to_remove(chunked.settled, [*stored, *chunked.known])
+    removed = pages_to_remove(chunked.settled, [*chunked.stored, *chunked.known])
     writes = [DocumentWrite(p.records, p.state.url) for p in chunked.pages]
     writes += [DocumentWrite([], url) for url in removed]
-    groups = sync_in_groups(collection, writes, embed=embed, max_batch_size=max_batch)
-    for _, written in groups:
-        for counts in written:
-            for key in totals:
-                totals[key] += getattr(counts, key)
-            embed_seconds += counts.embed_seconds
-    store = catalog.get_catalog()
-    source_id = uuid.UUID(chunked.source_id)
-    store.replace_web_pages(
-        source_id, target.collection_name, [*chunked.kept, *(p.state for p in chunked.pages)]
+    totals = apply_writes(collection, writes, embed, max_batch)
+    outcome = WebOutcome(
+        target=target,
+        source_id=chunked.source_id,
+        settled=chunked.settled,
+        states=[*chunked.kept, *(p.state for p in chunked.pages)],
+        written={p.state.url: p.state.version_key for p in chunked.pages},
+        stored=chunked.stored,
+        removed=len(removed),
     )
+    return record_crawl(context, catalog, collection, outcome, totals)
+
+
+@dataclass(frozen=True)
+class WebOutcome:
+    """What a web sync did, to record and report once its writes are done.
+
+    Attributes:
+        target: Destination.
+        source_id: The web source.
+        settled: URL to crawl status of every settled page.
+        states: The crawl state to save (kept pages and written pages).
+        written: URL to text version of every page chunked anew.
+        stored: Document key to version key the collection held before the sync.
+        removed: Pages whose chunks were removed.
+    """
+
+    target: SyncTarget
+    source_id: str
+    settled: dict[str, str]
+    states: list[WebPageState]
+    written: dict[str, str | None]
+    stored: dict[str, str]
+    removed: int
+
+
+def record_crawl(
+    context: dg.OpExecutionContext,
+    catalog: CatalogResource,
+    collection: Any,
+    outcome: WebOutcome,
+    totals: WriteTotals,
+) -> dict[str, int]:
+    """Save the crawl state, mark the collection ingested and complete the invocation.
+
+    Called after every write, so a failed write is redone by the next sync.
+
+    Returns:
+        The sync's summary counts (also the step's output metadata).
+    """
+    target = outcome.target
+    store = catalog.get_catalog()
+    store.replace_web_pages(uuid.UUID(outcome.source_id), target.collection_name, outcome.states)
     collection.modify(metadata={**(collection.metadata or {}), "finished_ingest": True})
-    statuses = list(chunked.settled.values())
+    statuses = list(outcome.settled.values())
     ProgressReporter(context, catalog).report(
         InvocationProgress(
             unit="pages",
             done=len(statuses),
             total=len(statuses),
-            chunks_written=totals["written"],
+            chunks_written=totals.written,
             skipped=statuses.count("skipped"),
             failed=statuses.count("failed"),
         ),
         force=True,
     )
     finish_invocation(context, catalog)
-    unchanged = sum(1 for p in chunked.pages if stored.get(p.state.url) == p.state.version_key)
+    unchanged = sum(1 for url, v in outcome.written.items() if outcome.stored.get(url) == v)
     summary = {
-        "pages_written": len(chunked.pages) - unchanged,
-        "pages_unchanged": unchanged
-        + sum(1 for s in chunked.settled.values() if s == "not_modified"),
-        "pages_removed": len(removed),
-        "pages_failed": sum(1 for s in chunked.settled.values() if s == "failed"),
-        "chunks_written": totals["written"],
-        "chunks_metadata_updated": totals["metadata_updated"],
-        "chunks_skipped": totals["unchanged"],
-        "chunks_deleted": totals["deleted"],
+        "pages_written": len(outcome.written) - unchanged,
+        "pages_unchanged": unchanged + statuses.count("not_modified"),
+        "pages_removed": outcome.removed,
+        "pages_failed": statuses.count("failed"),
+        **totals.summary(),
     }
     context.add_output_metadata(
         {
             **summary,
             "collection": f"{target.database_name}/{target.collection_name}",
-            "embed_seconds": round(embed_seconds, 3),
+            "embed_seconds": round(totals.embed_seconds, 3),
         }
     )
     return summary

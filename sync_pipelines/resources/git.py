@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from sync_pipelines.core.shards import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_FILES, ShardLimits
 from sync_pipelines.git import GitMirror
 from sync_pipelines.github_app import DEFAULT_API_URL, GitHubAppError, app_auth
 from sync_pipelines.outbound.checks import same_https_host
@@ -54,6 +55,18 @@ class GitResource(dg.ConfigurableResource):
     github_app_private_key_file: str | None = Field(
         default=None, description="File holding the GitHub App private key, instead."
     )
+    shard_max_files: int = Field(
+        default=DEFAULT_SHARD_FILES,
+        ge=1,
+        description="Most changed files one step of a big sync processes (a shard).",
+    )
+    shard_max_bytes: int = Field(
+        default=DEFAULT_SHARD_BYTES, ge=1, description="Most blob bytes one shard reads."
+    )
+
+    def shard_limits(self) -> ShardLimits:
+        """The bounds a big sync's changed files are split by."""
+        return ShardLimits(self.shard_max_files, self.shard_max_bytes)
 
     def token_for(self, source: Source, stored_token: str | None) -> str | None:
         """Return the token a mirror of ``source`` authenticates with.

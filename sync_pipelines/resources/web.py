@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from sync_pipelines.core.shards import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_FILES, ShardLimits
+
 if TYPE_CHECKING:
     from sync_pipelines.web import CrawlPolicy
 
@@ -28,6 +30,18 @@ class WebCrawlerResource(dg.ConfigurableResource):
     max_retry_after_s: float = Field(
         default=60.0, description="Longest Retry-After or Crawl-delay honoured, in seconds."
     )
+    shard_max_pages: int = Field(
+        default=DEFAULT_SHARD_FILES,
+        ge=1,
+        description="Most fetched pages one step of a big sync chunks and writes (a shard).",
+    )
+    shard_max_bytes: int = Field(
+        default=DEFAULT_SHARD_BYTES, ge=1, description="Most page bytes one shard holds."
+    )
+
+    def shard_limits(self) -> ShardLimits:
+        """The bounds a big crawl's fetched pages are split by."""
+        return ShardLimits(self.shard_max_pages, self.shard_max_bytes)
 
     def policy(self) -> "CrawlPolicy":
         """Return the crawler policy this resource describes."""
