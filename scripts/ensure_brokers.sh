@@ -5,25 +5,25 @@
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() { for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 1; done; return 1; }
 
-if ! port_open 5672; then
-  if ! command -v rabbitmq-server >/dev/null 2>&1; then
-    echo "ensure_brokers: installing rabbitmq-server from Debian"
+# ensure NAME PORT PACKAGE BINARY START-COMMAND...
+ensure() {
+  local name=$1 port=$2 package=$3 binary=$4
+  shift 4
+  port_open "$port" && return 0
+  if ! command -v "$binary" >/dev/null 2>&1; then
+    echo "ensure_brokers: installing $package from Debian"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
   fi
-  echo "ensure_brokers: starting RabbitMQ"
-  (service rabbitmq-server start || rabbitmq-server -detached) >/dev/null 2>&1 || true
-  wait_port 5672 || { echo "RabbitMQ is not answering on 127.0.0.1:5672" >&2; exit 1; }
-fi
-if ! port_open 6379; then
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "ensure_brokers: installing redis-server from Debian"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-  fi
-  echo "ensure_brokers: starting Redis"
-  redis-server --bind 127.0.0.1 --port 6379 --save '' --daemonize yes >/dev/null
-  wait_port 6379 || { echo "Redis is not answering on 127.0.0.1:6379" >&2; exit 1; }
-fi
+  echo "ensure_brokers: starting $name"
+  "$@" >/dev/null 2>&1 || true
+  for _ in $(seq 1 60); do port_open "$port" && return 0; sleep 1; done
+  echo "$name is not answering on 127.0.0.1:$port" >&2
+  exit 1
+}
+
+ensure RabbitMQ 5672 rabbitmq-server rabbitmq-server \
+  sh -c 'service rabbitmq-server start || rabbitmq-server -detached'
+ensure Redis 6379 redis-server redis-server \
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --daemonize yes

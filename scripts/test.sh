@@ -15,4 +15,4 @@ export CHROMA_SYNC_REQUIRE_UI=1
 .venv/bin/ruff check sync_pipelines sensors api_bridge tests bench scripts
 .venv/bin/ruff format --check sync_pipelines sensors api_bridge tests bench scripts
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+.venv/bin/pytest --durations=15 "$@"

@@ -6,6 +6,7 @@ another test run on the machine (dagster-celery's queue is always named ``dagste
 
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -45,9 +46,22 @@ def rabbit_vhost() -> Iterator[str]:
         subprocess.run([ctl, "-q", "delete_vhost", name], check=False, timeout=60)
 
 
-def start_worker(procs: Processes, name: str, env: dict[str, str], log: Path) -> Process:
-    """Spawn ``chroma-sync worker --name NAME`` (one step at a time)."""
-    return procs.spawn([_bin("chroma-sync"), "worker", "--name", name], env, log)
+def start_worker(
+    procs: Processes, name: str, env: dict[str, str], log: Path, prefix: list[str]
+) -> Process:
+    """Spawn ``chroma-sync worker --name NAME`` (one step at a time) behind ``prefix``."""
+    return procs.spawn([*prefix, _bin("chroma-sync"), "worker", "--name", name], env, log)
+
+
+def start_relay(procs: Processes, host: str, ports: list[int], log: Path) -> Process:
+    """Relay ``host:P`` to ``127.0.0.1:P`` for each port; return once every port listens."""
+    args = [sys.executable, "-m", "tests.test_deploy.relay", host, "127.0.0.1"]
+    proc = procs.spawn([*args, *map(str, ports)], {}, log)
+    deadline = time.monotonic() + 30
+    while "ready" not in (log.read_text() if log.exists() else ""):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    return proc
 
 
 def worker_ready(log: Path) -> bool:

@@ -2,7 +2,9 @@
 
 Contract: with RabbitMQ as broker, Redis as result backend, PostgreSQL for Dagster and the
 catalog, a ``chroma run`` server, step outputs in S3 (SeaweedFS) and two ``chroma-sync worker``
-processes (each with its own home, so its own git mirror, as on separate machines), an
+processes, each with its own home (so its own git mirror) and, where the machine allows it
+(root and iproute2), its own network namespace that reaches the services only through a relay
+on the host's address (tests/test_deploy/netns.py), as on separate machines, an
 invocation of a 2,000-file repository created over HTTP syncs as 8 shards that both workers
 run, and the collection equals a one-process sync of the same commit (ids, documents,
 metadata). A worker killed while it runs a shard: the shard runs again on the other worker, the
@@ -11,49 +13,52 @@ invocation completes and the collection is still exact. A re-sync after a commit
 pending or processing.
 """
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import chromadb
 import dagster as dg
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from sync_pipelines.catalog import Catalog
-from sync_pipelines.definitions import build_definitions
 from sync_pipelines.devtools.dagster_stack import DagsterStack
 from sync_pipelines.devtools.git_repos import CommitSpec, fast_import, init_bare
 from sync_pipelines.devtools.git_server import GitDaemon
 from sync_pipelines.devtools.local_s3 import LocalS3Server
 from sync_pipelines.devtools.ports import free_port
-from sync_pipelines.names import FETCH_GITHUB_OP, SYNC_GITHUB_JOB
-from sync_pipelines.ops.github import GithubSyncConfig
-from sync_pipelines.settings import get_settings
+from tests.test_deploy.celery_cluster import (
+    DATABASE,
+    Cluster,
+    collection_names,
+    contents,
+    invocation_statuses,
+    invoke,
+    reference,
+    spawn_worker,
+    worker_names,
+)
 from tests.test_deploy.celery_helpers import (
     REDIS_BACKEND,
     SHARD_STEP,
     celery_hosts,
-    collection_contents,
     output_metadata,
     rabbit_vhost,
-    start_worker,
+    start_relay,
     succeeded_steps,
     wait_for,
     worker_ready,
 )
+from tests.test_deploy.netns import net_namespace, worker_namespaces
 from tests.test_deploy.scale_out_helpers import (
     Api,
-    Process,
-    Processes,
     chroma_up,
     port_open,
     processes,
@@ -67,7 +72,6 @@ from tests.test_deploy.scale_out_helpers import (
     write_grpc_workspace,
 )
 
-DATABASE = "celery_db"
 STARTUP_S = 180.0
 FILES = 2000
 SHARD_FILES = 250
@@ -83,24 +87,6 @@ def repo_files(revision: int = 0, changed: range = range(0)) -> dict[str, str]:
         )
         for i in range(FILES)
     }
-
-
-@dataclass
-class Cluster:
-    """The running deployment and what the tests need to reach it."""
-
-    api: Api
-    procs: Processes
-    workers: dict[str, Process]
-    worker_env: dict[str, str]
-    root: Path
-    chroma_port: int
-    catalog_url: str
-    secret_key: str
-    instance: dg.DagsterInstance
-    repo: Path
-    git_base: str
-    source_id: str
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +114,17 @@ def cluster(
         daemon = stack.enter_context(GitDaemon(root / "git"))
         procs = stack.enter_context(processes())
         chroma_port, chroma, chroma_log = start_chroma(procs, root / "chroma")
+        namespaces = stack.enter_context(worker_namespaces(2))
+        # Every process reaches the services at one address: in namespaces, the host's address
+        # on the workers' links, relayed to 127.0.0.1 (workers have their own loopback).
+        host = namespaces.service_host if namespaces else "127.0.0.1"
+        if namespaces:
+            ports = [make_url(catalog_url).port or 5432, 5672, 6379, chroma_port, daemon.port]
+            ports.append(int(s3_server.endpoint_url.rpartition(":")[2]))
+            start_relay(procs, host, ports, root / "relay.log")
+        catalog_url = make_url(catalog_url).set(host=host).render_as_string(hide_password=False)
+        dagster_url = make_url(dagster_url).set(host=host).render_as_string(hide_password=False)
+        allow = json.dumps(["127.0.0.1", *([namespaces.network] if namespaces else [])])
         code_port = free_port()
         dagster = DagsterStack(
             root / "dagster-home",
@@ -141,16 +138,16 @@ def cluster(
             "CHROMA_SYNC_SECRET_KEY": secret_key,
             "CHROMA_SYNC_CATALOG_URL": catalog_url,
             "CHROMA_SYNC_CHROMA_MODE": "http",
-            "CHROMA_SYNC_CHROMA_HOST": "127.0.0.1",
+            "CHROMA_SYNC_CHROMA_HOST": host,
             "CHROMA_SYNC_CHROMA_PORT": str(chroma_port),
-            "CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS": '["127.0.0.1"]',
+            "CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS": allow,
             "CHROMA_SYNC_DAGSTER_URL": dagster.webserver_url or "",
             "CHROMA_SYNC_LAUNCH_GRACE_SECONDS": "8",
             "CHROMA_SYNC_EXECUTOR": "celery",
-            "CHROMA_SYNC_CELERY_BROKER_URL": broker,
-            "CHROMA_SYNC_CELERY_BACKEND_URL": REDIS_BACKEND,
+            "CHROMA_SYNC_CELERY_BROKER_URL": broker.replace("127.0.0.1", host),
+            "CHROMA_SYNC_CELERY_BACKEND_URL": REDIS_BACKEND.replace("127.0.0.1", host),
             "CHROMA_SYNC_STEP_STORAGE": f"s3://{steps_bucket}/runs",
-            "CHROMA_SYNC_S3_ENDPOINT_URL": s3_server.endpoint_url,
+            "CHROMA_SYNC_S3_ENDPOINT_URL": s3_server.endpoint_url.replace("127.0.0.1", host),
             "CHROMA_SYNC_S3_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": s3_server.access_key,
             "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
@@ -159,14 +156,17 @@ def cluster(
         }
         code_log = root / "code-server.log"
         code = start_code_server(procs, code_port, worker_env, code_log)
-        workers = {name: spawn_worker(procs, name, worker_env, root) for name in ("w1", "w2")}
+        workers = {
+            name: spawn_worker(procs, name, worker_env, root, namespaces, i)
+            for i, name in enumerate(("w1", "w2"))
+        }
         instance = stack.enter_context(dg.DagsterInstance.from_config(str(dagster.dagster_home)))
         base, api_proc = start_api(
             procs,
             {
                 "CHROMA_SYNC_HOME": str(root / "api-home"),
                 "CHROMA_SYNC_SECRET_KEY": secret_key,
-                "CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS": '["127.0.0.1"]',
+                "CHROMA_SYNC_OUTBOUND_ALLOW_HOSTS": allow,
                 "CHROMA_SYNC_CATALOG_URL": catalog_url,
                 "CHROMA_SYNC_DAGSTER_URL": dagster.webserver_url or "",
                 "DAGSTER_HOME": str(dagster.dagster_home),
@@ -190,7 +190,7 @@ def cluster(
             log = root / f"{name}.log"
             wait_until(lambda log=log: worker_ready(log), name, proc, log, STARTUP_S)
         api = Api(base, token)
-        git_base = f"git://127.0.0.1:{daemon.port}"
+        git_base = f"git://{host}:{daemon.port}"
         source_id = api.create_source(
             {"database_name": DATABASE, "github": {"repository": "octo/big", "base_url": git_base}}
         )
@@ -207,92 +207,8 @@ def cluster(
             repo,
             git_base,
             source_id,
+            namespaces,
         )
-
-
-def spawn_worker(procs: Processes, name: str, env: dict[str, str], root: Path) -> Process:
-    """A worker with its own home (its own git mirrors), as on its own machine."""
-    home = {"CHROMA_SYNC_HOME": str(root / f"{name}-home")}
-    return start_worker(procs, name, {**env, **home}, root / f"{name}.log")
-
-
-def invoke(cluster: Cluster, collection: str) -> tuple[str, str]:
-    """Invoke a sync of the default branch into ``collection``; return invocation and run id."""
-    invocation = cluster.api.invoke(
-        cluster.source_id,
-        {"target_collection_name": collection, "ref_identifier": {"branch": "main"}},
-    )
-    return invocation, run_id_of(cluster, invocation)
-
-
-def run_id_of(cluster: Cluster, invocation: str) -> str:
-    def run_id() -> str | None:
-        catalog = Catalog(cluster.catalog_url)
-        try:
-            record = catalog.get_invocation_record(uuid.UUID(invocation))
-        finally:
-            catalog.close()
-        return record.run_id if record is not None else None
-
-    found: str = wait_for(run_id, f"the run of invocation {invocation}", 120)
-    return found
-
-
-def one_process_sync(cluster: Cluster, collection: str) -> None:
-    """Sync the same source into ``collection`` in this process, one step, no Celery."""
-    env = {
-        k: v
-        for k, v in cluster.worker_env.items()
-        if k.startswith("CHROMA_SYNC_") and "CELERY" not in k and "STEP_STORAGE" not in k
-    }
-    env |= {
-        "CHROMA_SYNC_HOME": str(cluster.root / "reference-home"),
-        "CHROMA_SYNC_EXECUTOR": "in_process",
-        "CHROMA_SYNC_SHARD_MAX_FILES": str(10 * FILES),
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        get_settings.cache_clear()
-        try:
-            job = build_definitions(get_settings()).resolve_job_def(SYNC_GITHUB_JOB)
-            config = GithubSyncConfig(
-                source_id=cluster.source_id, ref={"branch": "main"}, target_collection=collection
-            )
-            result = job.execute_in_process(run_config=dg.RunConfig(ops={FETCH_GITHUB_OP: config}))
-            assert result.is_node_success("upsert_github_op")  # the one-step path
-        finally:
-            get_settings.cache_clear()
-
-
-def contents(cluster: Cluster, collection: str) -> dict[str, tuple[Any, Any]]:
-    return collection_contents(cluster.chroma_port, DATABASE, collection)
-
-
-def worker_names(hosts: list[str]) -> set[str]:
-    return {host.partition("@")[0] for host in hosts}
-
-
-def invocation_statuses(cluster: Cluster) -> list[str]:
-    """The status of every invocation in the catalog."""
-    catalog = Catalog(cluster.catalog_url)
-    try:
-        with catalog.engine.connect() as conn:
-            return [row.status for row in conn.execute(text("SELECT status FROM invocations"))]
-    finally:
-        catalog.close()
-
-
-def collection_names(cluster: Cluster) -> set[str]:
-    client = chromadb.HttpClient(host="127.0.0.1", port=cluster.chroma_port, database=DATABASE)
-    return {c.name for c in client.list_collections()}
-
-
-def reference(cluster: Cluster, collection: str) -> dict[str, tuple[Any, Any]]:
-    """``collection`` synced by one process at the branch's head (synced once)."""
-    if collection not in collection_names(cluster):
-        one_process_sync(cluster, collection)
-    return contents(cluster, collection)
 
 
 def test_a_big_sync_runs_as_shards_on_both_workers_and_equals_one_process(
@@ -311,6 +227,14 @@ def test_a_big_sync_runs_as_shards_on_both_workers_and_equals_one_process(
     assert finish["files_changed"] == FILES and finish["shards"] == len(shards)
     got = contents(cluster, "code")
     assert len(got) == FILES and got == reference(cluster, "reference")
+    if cluster.namespaces is not None:  # each worker had a network of its own
+        spaces = {net_namespace(proc.pid) for proc in cluster.workers.values()}
+        assert len(spaces) == 2 and net_namespace(os.getpid()) not in spaces
+        probe = "import socket; socket.create_connection(('127.0.0.1', 5432), 3)"
+        inside = subprocess.run(
+            [*cluster.namespaces.prefix(0), sys.executable, "-c", probe], capture_output=True
+        )
+        assert inside.returncode != 0  # the host's loopback services are out of reach
 
 
 def test_a_worker_killed_mid_shard_is_replaced_by_the_other(cluster: Cluster) -> None:
@@ -326,7 +250,9 @@ def test_a_worker_killed_mid_shard_is_replaced_by_the_other(cluster: Cluster) ->
     killed_step = wait_for(w1_in_a_shard, "w1 running a shard", SYNC_TIMEOUT_S)
     os.killpg(cluster.workers["w1"].pid, signal.SIGKILL)
     (final,) = wait_terminal([cluster.api], [invocation], SYNC_TIMEOUT_S)
-    cluster.workers["w1"] = spawn_worker(cluster.procs, "w1", cluster.worker_env, cluster.root)
+    cluster.workers["w1"] = spawn_worker(
+        cluster.procs, "w1", cluster.worker_env, cluster.root, cluster.namespaces, 0
+    )
 
     assert word(final) == "complete", final
     hosts = celery_hosts(cluster.instance, run_id)
