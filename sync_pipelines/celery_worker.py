@@ -15,7 +15,13 @@ from dagster_celery.config import DEFAULT_CONFIG, dict_wrapper
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
-from sync_pipelines.scale_out import CELERY_QUEUE, celery_config, check_worker_settings
+from sync_pipelines.scale_out import (
+    CELERY_INCLUDE,
+    CELERY_QUEUE,
+    DEFAULT_BACKEND,
+    celery_config,
+    check_worker_settings,
+)
 from sync_pipelines.settings import get_settings
 
 
@@ -25,10 +31,10 @@ def _make_app() -> Any:
     return make_app(  # type: ignore[no-untyped-call]
         {
             "broker": settings.celery_broker_url,
-            "backend": settings.celery_backend_url or "rpc://",
-            "include": ["sync_pipelines.definitions"],
+            "backend": settings.celery_backend_url or DEFAULT_BACKEND,
+            "include": CELERY_INCLUDE,
             "config_source": dict_wrapper(  # type: ignore[no-untyped-call]
-                {**DEFAULT_CONFIG, **celery_config(settings)}
+                {**DEFAULT_CONFIG, **celery_config()}
             ),
         }
     )

@@ -8,6 +8,8 @@ shared folder). Broker and backend URLs may hold passwords, so the executor read
 environment by name; they never appear in run config.
 """
 
+import os
+import socket
 from typing import Any
 
 import dagster as dg
@@ -16,9 +18,22 @@ from sync_pipelines.settings import Settings
 
 CELERY_QUEUE = "dagster"
 """The queue dagster-celery sends steps to, and that workers consume."""
+CELERY_INCLUDE = ["sync_pipelines.definitions"]
+"""Modules every worker imports (the code location)."""
+DEFAULT_BACKEND = "rpc://"
+"""Result backend when none is set: results come back through the broker."""
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
+def worker_name() -> str:
+    """Name the process running a step, with its process id.
+
+    The name is ``CHROMA_SYNC_WORKER_NAME`` (set by ``chroma-sync worker``) or the host name.
+    """
+    name = os.environ.get("CHROMA_SYNC_WORKER_NAME") or socket.gethostname()
+    return f"{name}/{os.getpid()}"
+
+
+def celery_config() -> dict[str, Any]:
     """Celery settings shared by the executor and the workers.
 
     A step is acknowledged only once it finished (``task_acks_late``), and a worker that dies
@@ -51,13 +66,15 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
         )
     from dagster_celery import celery_executor
 
-    backend = {"env": "CHROMA_SYNC_CELERY_BACKEND_URL"} if settings.celery_backend_url else "rpc://"
+    backend: Any = DEFAULT_BACKEND
+    if settings.celery_backend_url:
+        backend = {"env": "CHROMA_SYNC_CELERY_BACKEND_URL"}
     return celery_executor.configured(
         {
             "broker": {"env": "CHROMA_SYNC_CELERY_BROKER_URL"},
             "backend": backend,
-            "include": ["sync_pipelines.definitions"],
-            "config_source": celery_config(settings),
+            "include": CELERY_INCLUDE,
+            "config_source": celery_config(),
         },
         name="chroma_sync_celery",
     )

@@ -7,13 +7,9 @@ files. A shard carries only paths and blob shas: the step that processes it read
 from its own mirror, so shards can run on any worker that can reach the repository.
 """
 
-import os
-import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import dagster as dg
 
 from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.core.git_sync import GitSyncPlan, SkippedFile
@@ -178,17 +174,3 @@ def file_records(file: GitFile, options: ChunkingOptions, repository: str) -> li
         )
     except ValueError as exc:
         raise failure(f"{repository}/{file.path}", str(exc)) from exc
-
-
-def worker_name() -> str:
-    """Name the process running a step, with its process id.
-
-    The name is ``CHROMA_SYNC_WORKER_NAME`` (set by ``chroma-sync worker``) or the host name.
-    """
-    name = os.environ.get("CHROMA_SYNC_WORKER_NAME") or socket.gethostname()
-    return f"{name}/{os.getpid()}"
-
-
-def step_failure(exc: TransientSourceError) -> dg.Failure:
-    """A transient source error as a step failure naming the repository and the cause."""
-    return failure(exc.location, exc.cause)

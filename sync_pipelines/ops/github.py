@@ -37,7 +37,6 @@ from sync_pipelines.ops.git_plan import (
     load_source,
     open_mirror,
     read_files,
-    step_failure,
     update_mirror,
 )
 from sync_pipelines.ops.progress import ProgressReporter
@@ -229,7 +228,7 @@ def _plan(
         tree = mirror.list_tree(commit)
         path_filter = PathFilter(github.include_globs, github.exclude_globs)
     except TransientSourceError as exc:
-        raise step_failure(exc) from None
+        raise failure(exc.location, exc.cause) from None
     except (GitError, ValueError) as exc:
         raise failure(uri, str(exc)) from exc
     context.log.info(f"{uri}: syncing commit {commit} into {config.target_collection}")

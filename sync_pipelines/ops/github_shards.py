@@ -17,7 +17,7 @@ from sync_pipelines.core.batch_writer import DocumentWrite
 from sync_pipelines.core.deletion_policy import TransientSourceError
 from sync_pipelines.core.git_sync import SkippedFile
 from sync_pipelines.git import GitError
-from sync_pipelines.ops.documents import failure, open_target
+from sync_pipelines.ops.documents import NETWORK_RETRY, failure, open_target
 from sync_pipelines.ops.git_plan import (
     GitShard,
     GitShardPlan,
@@ -26,23 +26,17 @@ from sync_pipelines.ops.git_plan import (
     open_mirror,
     read_files,
     update_mirror,
-    worker_name,
 )
 from sync_pipelines.ops.github_write import record_synced_commit
 from sync_pipelines.ops.progress import ProgressReporter
-from sync_pipelines.ops.tracking import finish_invocation, run_invocation
+from sync_pipelines.ops.tracking import finish_invocation
 from sync_pipelines.ops.writes import apply_writes
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
 from sync_pipelines.resources.git import GitResource
+from sync_pipelines.scale_out import worker_name
 from sync_pipelines.schemas import InvocationProgress
-
-SHARD_RETRY = dg.RetryPolicy(
-    max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
-"""A shard whose worker died, or whose git fetch or Chroma write failed, runs again (on any
-worker); a file that cannot be chunked fails the shard without retries."""
 
 
 @dg.op(
@@ -50,7 +44,7 @@ worker); a file that cannot be chunked fails the shard without retries."""
         "Sync one shard of a big GitHub sync: read its files from this worker's mirror, chunk "
         "them, embed changed chunks and write them to the collection."
     ),
-    retry_policy=SHARD_RETRY,
+    retry_policy=NETWORK_RETRY,
 )
 def sync_github_shard_op(
     context: dg.OpExecutionContext,
@@ -80,10 +74,7 @@ def sync_github_shard_op(
     ]
     collection, embed, max_batch = open_target(shard.target, shard.repository, chroma, embedder)
     totals = apply_writes(collection, writes, embed, max_batch)
-    store = catalog.get_catalog()
-    invocation = run_invocation(store, context.run.tags, context.run_id)
-    if invocation is not None:
-        store.add_progress(invocation, done=len(files), chunks_written=totals.written)
+    ProgressReporter(context, catalog).add(done=len(files), chunks_written=totals.written)
     result = {"files": len(files), "files_skipped": len(skipped), **totals.summary()}
     context.add_output_metadata(
         {
@@ -101,7 +92,7 @@ def sync_github_shard_op(
         "Finish a sharded GitHub sync once every shard is written: delete the chunks of "
         "deleted files and record the synced commit and chunker version."
     ),
-    retry_policy=SHARD_RETRY,
+    retry_policy=NETWORK_RETRY,
 )
 def finish_github_op(
     context: dg.OpExecutionContext,

@@ -37,3 +37,8 @@ class ProgressReporter:
             return
         self.last = now
         self.store.set_progress(self.invocation, progress)
+
+    def add(self, *, done: int, chunks_written: int) -> None:
+        """Add one step's share: steps of a sharded run report in parallel."""
+        if self.invocation is not None:
+            self.store.add_progress(self.invocation, done=done, chunks_written=chunks_written)

@@ -8,17 +8,15 @@ validators end the same whichever path synced them, and a failed shard leaves th
 crawl state in place, so the next sync fetches those pages again.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dagster as dg
 
 from sync_pipelines.catalog.web_pages import WebPageState
 from sync_pipelines.core.batch_writer import DocumentWrite
 from sync_pipelines.core.web_sync import pages_to_remove
-from sync_pipelines.ops.documents import open_target
-from sync_pipelines.ops.git_plan import worker_name
-from sync_pipelines.ops.github_shards import SHARD_RETRY
-from sync_pipelines.ops.tracking import run_invocation
+from sync_pipelines.ops.documents import NETWORK_RETRY, open_target
+from sync_pipelines.ops.progress import ProgressReporter
 from sync_pipelines.ops.web import WebCrawl, WebShard, WebShardPlan
 from sync_pipelines.ops.web_write import (
     WebOutcome,
@@ -31,6 +29,7 @@ from sync_pipelines.ops.writes import WriteTotals, apply_writes
 from sync_pipelines.resources.catalog import CatalogResource
 from sync_pipelines.resources.chroma import ChromaResource
 from sync_pipelines.resources.embedding import EmbeddingResource
+from sync_pipelines.scale_out import worker_name
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class WebShardResult:
 
     states: list[WebPageState]
     unparseable: list[str]
-    totals: WriteTotals = field(default_factory=WriteTotals)
+    totals: WriteTotals
 
 
 @dg.op(
@@ -47,7 +46,7 @@ class WebShardResult:
         "Chunk, embed and write one shard of the pages a big crawl fetched (unchanged text "
         "is not re-embedded)."
     ),
-    retry_policy=SHARD_RETRY,
+    retry_policy=NETWORK_RETRY,
 )
 def sync_web_shard_op(
     context: dg.OpExecutionContext,
@@ -61,10 +60,7 @@ def sync_web_shard_op(
     collection, embed, max_batch = open_target(shard.target, shard.start_url, chroma, embedder)
     writes = [DocumentWrite(page.records, page.state.url) for page in chunked.pages]
     totals = apply_writes(collection, writes, embed, max_batch)
-    store = catalog.get_catalog()
-    invocation = run_invocation(store, context.run.tags, context.run_id)
-    if invocation is not None:
-        store.add_progress(invocation, done=0, chunks_written=totals.written)
+    ProgressReporter(context, catalog).add(done=0, chunks_written=totals.written)
     context.add_output_metadata(
         {
             "pages": len(chunked.pages),
@@ -82,7 +78,7 @@ def sync_web_shard_op(
         "Finish a sharded web sync once every shard is written: remove the chunks of pages "
         "that are gone or no longer reached, and save the crawl state for the next sync."
     ),
-    retry_policy=SHARD_RETRY,
+    retry_policy=NETWORK_RETRY,
 )
 def finish_web_op(
     context: dg.OpExecutionContext,
@@ -100,10 +96,9 @@ def finish_web_op(
     states: list[WebPageState] = []
     for result in results:
         settled.update({state.url: "fetched" for state in result.states})
+        settle_unparseable(settled, kept, crawl.known, result.unparseable)
         states += result.states
         totals.add(result.totals)
-    for result in results:
-        settle_unparseable(settled, kept, crawl.known, result.unparseable)
     collection, embed, max_batch = open_target(crawl.target, crawl.start_url, chroma, embedder)
     removed = pages_to_remove(settled, [*crawl.stored, *crawl.known])
     totals.add(
